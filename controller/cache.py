@@ -1,0 +1,420 @@
+"""The local credential cache: the device's ACL on SQLite (WAL), indexed in memory.
+
+What the hub sends on ``hub/<device>/acl`` lands here: snapshots (in chunks, staged on disk
+and swapped in with ONE transaction once every chunk has arrived, so a snapshot that stops
+halfway leaves the old cache as it was) and deltas (applied only on top of the version they
+start from; revocations are committed first, on their own, so a card stops working even if
+the rest of a large delta fails). Cards are keyed by the HMAC hex of their UID, never the raw
+UID. The holder's name is not kept: the door needs only the staff id.
+
+At start every credential is loaded into a dict (a lookup never touches the disk); a file
+that is not a healthy cache stops the start with :class:`CacheCorrupt` and is left in place.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from controller.policy import Credential, Group, Holiday, Pin, group_from, holiday_from
+from link import sqlite as link_sqlite
+from link.messages import AclCredential, AclDelta, AclDoor, AclGroup, AclHoliday, AclSnapshot
+
+log = logging.getLogger("gatehouse.controller.cache")
+
+SCHEMA_VERSION = 1
+_UTC_ZONE = ZoneInfo("UTC")
+
+_COLUMNS = ("cred, holder, holder_status, status, groups, escort_required, can_escort, "
+            "pin_salt, pin_hash, pin_iterations")
+_TABLE = """(
+    cred TEXT PRIMARY KEY, holder TEXT NOT NULL, holder_status TEXT NOT NULL,
+    status TEXT NOT NULL, groups TEXT NOT NULL, escort_required INTEGER NOT NULL,
+    can_escort INTEGER NOT NULL, pin_salt TEXT, pin_hash TEXT, pin_iterations INTEGER
+) WITHOUT ROWID"""
+
+
+class CacheCorrupt(RuntimeError):
+    """The cache file is damaged or not a cache; it was left in place for inspection."""
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """What became of one ACL message."""
+
+    outcome: Literal["applied", "staged", "current", "ignored", "resync", "refused"]
+    version: int | None
+    reason: str = ""
+
+
+def _row(c: AclCredential) -> tuple:
+    pin = c.pin
+    return (c.cred, c.holder, c.holder_status, c.status, ",".join(c.groups),
+            int(c.escort_required), int(c.can_escort),
+            pin.salt if pin else None, pin.hash if pin else None,
+            pin.iterations if pin else None)
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {name!r}") from exc
+
+
+class AclCache:
+    """The device's ACL; also the :class:`controller.policy.AclView` the policy reads."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        try:
+            self._conn = link_sqlite.connect(self.path)
+        except link_sqlite.StoreError as exc:
+            raise CacheCorrupt(f"credential cache {exc}. Move it aside to start with an "
+                               "empty cache (the controller will ask the hub for a snapshot)"
+                               ) from None
+        try:
+            self._init_schema()
+            self._load()
+        except (sqlite3.DatabaseError, ValueError, KeyError, TypeError) as exc:
+            self._conn.close()
+            raise CacheCorrupt(f"credential cache {self.path}: unreadable contents ({exc}); "
+                               "the file was kept for inspection") from None
+
+    # ------------------------------------------------------------------ opening
+    def _init_schema(self) -> None:
+        self._conn.executescript(
+            f"""
+            CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS credentials {_TABLE};
+            CREATE TABLE IF NOT EXISTS staging {_TABLE};
+            """)
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+        if row is None:
+            self._conn.execute("INSERT INTO meta (key, value) VALUES ('schema', ?)",
+                               (str(SCHEMA_VERSION),))
+        elif row[0] != str(SCHEMA_VERSION):
+            raise ValueError(f"schema {row[0]!r}, this controller reads {SCHEMA_VERSION}")
+
+    def _meta(self) -> dict[str, str]:
+        return dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
+
+    def _load(self) -> None:
+        meta = self._meta()
+        self._version: int | None = int(meta["version"]) if "version" in meta else None
+        self._building: str | None = meta.get("building")
+        self._tz = _zone(meta["tz"]) if "tz" in meta else _UTC_ZONE
+        self._lockdown = meta.get("lockdown") == "1"
+        self._last_sync_at = (datetime.fromisoformat(meta["last_sync_at"])
+                              if "last_sync_at" in meta else None)
+        self._set_rules(
+            [AclDoor.model_validate(d) for d in json.loads(meta.get("doors", "[]"))],
+            [AclGroup.model_validate(g) for g in json.loads(meta.get("groups", "[]"))],
+            [AclHoliday.model_validate(h) for h in json.loads(meta.get("holidays", "[]"))])
+        self._groups_intern: dict[str, tuple[str, ...]] = {}
+        creds: dict[str, Credential] = {}
+        for row in self._conn.execute(f"SELECT {_COLUMNS} FROM credentials"):
+            creds[row[0]] = self._credential(row)
+        self._creds = creds
+
+    def _set_rules(self, doors: Sequence[AclDoor], groups: Sequence[AclGroup],
+                   holidays: Sequence[AclHoliday]) -> None:
+        self._doors = {d.door: d for d in doors}
+        self._groups = {g.group: group_from(g) for g in groups}
+        by_day: dict[date, list[Holiday]] = {}
+        for h in holidays:
+            hol = holiday_from(h)
+            by_day.setdefault(hol.day, []).append(hol)
+        self._holidays = {day: tuple(items) for day, items in by_day.items()}
+        self._wire_rules = (list(doors), list(groups), list(holidays))
+
+    def _credential(self, row: tuple) -> Credential:
+        cred, holder, holder_status, status, groups, escort, can_escort, salt, hsh, iters = row
+        # Thousands of cards share a handful of group lists: keep one tuple of each.
+        interned = self._groups_intern.get(groups)
+        if interned is None:
+            interned = tuple(sys_intern(g) for g in groups.split(",") if g)
+            self._groups_intern[groups] = interned
+        pin = Pin(salt, hsh, iters) if salt is not None else None
+        return Credential(cred, holder, sys_intern(holder_status), sys_intern(status), interned,
+                          bool(escort), bool(can_escort), pin)
+
+    # ------------------------------------------------------------------ AclView
+    @property
+    def tz(self) -> ZoneInfo:
+        """The building's zone (UTC before the first snapshot)."""
+        return self._tz
+
+    @property
+    def lockdown(self) -> bool:
+        """True while the ACL says a lockdown is in force."""
+        return self._lockdown
+
+    @property
+    def last_sync_at(self) -> datetime | None:
+        """UTC time of the last successful sync, None if never."""
+        return self._last_sync_at
+
+    @property
+    def version(self) -> int | None:
+        """The ACL version in force, None before the first snapshot."""
+        return self._version
+
+    @property
+    def building(self) -> str | None:
+        """The building this ACL belongs to."""
+        return self._building
+
+    def door(self, door: str) -> AclDoor | None:
+        """A door's rules."""
+        return self._doors.get(door)
+
+    def doors(self) -> list[AclDoor]:
+        """Every door in the ACL."""
+        return list(self._doors.values())
+
+    def group(self, group: str) -> Group | None:
+        """An access group."""
+        return self._groups.get(group)
+
+    def holidays_on(self, day: date) -> Sequence[Holiday]:
+        """Holidays on a local date."""
+        return self._holidays.get(day, ())
+
+    def credential(self, cred: str) -> Credential | None:
+        """A card by its HMAC hex (from memory)."""
+        return self._creds.get(cred)
+
+    def __len__(self) -> int:
+        return len(self._creds)
+
+    # ------------------------------------------------------------------ writing
+    def _tx(self):
+        return _Transaction(self._conn)
+
+    def _put_meta(self, items: dict[str, str]) -> None:
+        self._conn.executemany(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value", list(items.items()))
+
+    def apply_snapshot(self, snap: AclSnapshot, now: datetime) -> ApplyResult:
+        """Stage one chunk; when the last one arrives, swap the whole ACL in one transaction."""
+        if self._version is not None and snap.version < self._version:
+            return ApplyResult("refused", self._version,
+                               f"snapshot {snap.version} is older than {self._version}")
+        try:
+            _zone(snap.tz)
+        except ValueError as exc:
+            return ApplyResult("refused", self._version, str(exc))
+        meta = self._meta()
+        header = {"version": snap.version, "chunks": snap.chunks, "building": snap.building,
+                  "tz": snap.tz, "lockdown": snap.lockdown}
+        staged = json.loads(meta.get("staging", "null"))
+        try:
+            with self._tx():
+                if staged is None or staged["header"] != header:
+                    if staged is not None:
+                        log.info("snapshot staging restarted old=%s new=%s",
+                                 staged["header"]["version"], snap.version)
+                    self._conn.execute("DELETE FROM staging")
+                    staged = {"header": header, "got": [], "doors": [], "groups": [],
+                              "holidays": []}
+                if snap.chunk in staged["got"]:
+                    return ApplyResult("ignored", self._version,
+                                       f"chunk {snap.chunk} already staged")
+                self._conn.executemany(
+                    f"INSERT OR REPLACE INTO staging ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    [_row(c) for c in snap.credentials])
+                staged["got"].append(snap.chunk)
+                staged["doors"] += [d.model_dump(mode="json") for d in snap.doors]
+                staged["groups"] += [g.model_dump(mode="json") for g in snap.groups]
+                staged["holidays"] += [h.model_dump(mode="json") for h in snap.holidays]
+                self._put_meta({"staging": json.dumps(staged)})
+        except sqlite3.Error as exc:
+            log.error("snapshot chunk not staged version=%s chunk=%s error=%s",
+                      snap.version, snap.chunk, exc)
+            return ApplyResult("refused", self._version, f"staging failed: {exc}")
+        if len(staged["got"]) < snap.chunks:
+            return ApplyResult("staged", self._version,
+                               f"chunk {snap.chunk + 1} of {snap.chunks}")
+        return self._swap_in(staged, now)
+
+    def _swap_in(self, staged: dict, now: datetime) -> ApplyResult:
+        header = staged["header"]
+        doors = [AclDoor.model_validate(d) for d in staged["doors"]]
+        groups = [AclGroup.model_validate(g) for g in staged["groups"]]
+        holidays = [AclHoliday.model_validate(h) for h in staged["holidays"]]
+        try:
+            with self._tx():
+                self._conn.execute("DELETE FROM credentials")
+                self._conn.execute(f"INSERT INTO credentials ({_COLUMNS}) "
+                                   f"SELECT {_COLUMNS} FROM staging")
+                self._conn.execute("DELETE FROM staging")
+                self._conn.execute("DELETE FROM meta WHERE key = 'staging'")
+                self._put_meta({
+                    "version": str(header["version"]), "building": header["building"],
+                    "tz": header["tz"], "lockdown": "1" if header["lockdown"] else "0",
+                    "doors": json.dumps(staged["doors"]),
+                    "groups": json.dumps(staged["groups"]),
+                    "holidays": json.dumps(staged["holidays"]),
+                    "last_sync_at": now.isoformat()})
+        except sqlite3.Error as exc:
+            log.error("snapshot apply failed version=%s error=%s; old ACL kept",
+                      header["version"], exc)
+            return ApplyResult("refused", self._version, f"apply failed: {exc}")
+        self._version = header["version"]
+        self._building = header["building"]
+        self._tz = _zone(header["tz"])
+        self._lockdown = bool(header["lockdown"])
+        self._last_sync_at = now
+        self._set_rules(doors, groups, holidays)
+        self._groups_intern = {}
+        self._creds = {row[0]: self._credential(row)
+                       for row in self._conn.execute(f"SELECT {_COLUMNS} FROM credentials")}
+        return ApplyResult("applied", self._version)
+
+    def apply_delta(self, delta: AclDelta, now: datetime) -> ApplyResult:
+        """Apply a delta on top of ``from_version``; a gap asks for a snapshot."""
+        current = self._version
+        if current is None:
+            return ApplyResult("resync", None, "no snapshot yet")
+        if delta.to_version < delta.from_version:
+            return ApplyResult("refused", current,
+                               f"delta goes backwards {delta.from_version}->{delta.to_version}")
+        if delta.from_version == current and delta.to_version == current:
+            if _is_empty(delta):
+                # The hub's "you are current": the sync succeeded, nothing to change.
+                self._touch_sync(now)
+                return ApplyResult("current", current)
+            return ApplyResult("refused", current, "changes without a new version")
+        if delta.to_version <= current:
+            return ApplyResult("ignored", current,
+                               f"delta to {delta.to_version} is not newer than {current}")
+        if delta.from_version != current:
+            return ApplyResult("resync", current,
+                               f"gap: have {current}, delta starts at {delta.from_version}")
+        revoked = set(delta.revoke)
+        # Revocations first, committed on their own: a terminated employee's card stops
+        # working even if the rest of this delta cannot be applied.
+        if revoked:
+            with self._tx():
+                self._conn.executemany("UPDATE credentials SET status = 'revoked' WHERE cred = ?",
+                                       [(c,) for c in revoked])
+            for c in revoked:
+                old = self._creds.get(c)
+                if old is not None:
+                    self._creds[c] = _with_status(old, "revoked")
+        upserts = [c for c in delta.credentials if c.cred not in revoked]
+        doors, groups, holidays = self._wire_rules
+        new_doors = delta.doors if delta.doors is not None else doors
+        new_groups = delta.groups if delta.groups is not None else groups
+        new_holidays = delta.holidays if delta.holidays is not None else holidays
+        lockdown = self._lockdown if delta.lockdown is None else delta.lockdown
+        try:
+            with self._tx():
+                self._conn.executemany("DELETE FROM credentials WHERE cred = ?",
+                                       [(c,) for c in delta.remove])
+                self._conn.executemany(
+                    f"INSERT OR REPLACE INTO credentials ({_COLUMNS}) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?)", [_row(c) for c in upserts])
+                items = {"version": str(delta.to_version), "last_sync_at": now.isoformat(),
+                         "lockdown": "1" if lockdown else "0"}
+                if delta.doors is not None:
+                    items["doors"] = json.dumps([d.model_dump(mode="json") for d in new_doors])
+                if delta.groups is not None:
+                    items["groups"] = json.dumps([g.model_dump(mode="json") for g in new_groups])
+                if delta.holidays is not None:
+                    items["holidays"] = json.dumps(
+                        [h.model_dump(mode="json") for h in new_holidays])
+                self._put_meta(items)
+        except sqlite3.Error as exc:
+            log.error("delta apply failed to=%s error=%s; revocations kept", delta.to_version, exc)
+            return ApplyResult("refused", current, f"apply failed: {exc}")
+        for c in delta.remove:
+            self._creds.pop(c, None)
+        for c in upserts:
+            self._creds[c.cred] = self._credential(_row(c))
+        if delta.doors is not None or delta.groups is not None or delta.holidays is not None:
+            self._set_rules(new_doors, new_groups, new_holidays)
+        self._lockdown = lockdown
+        self._version = delta.to_version
+        self._last_sync_at = now
+        return ApplyResult("applied", self._version)
+
+    def _touch_sync(self, now: datetime) -> None:
+        with self._tx():
+            self._put_meta({"last_sync_at": now.isoformat()})
+        self._last_sync_at = now
+
+    def set_lockdown(self, active: bool) -> None:
+        """Record a lockdown broadcast until the next ACL version says otherwise."""
+        with self._tx():
+            self._put_meta({"lockdown": "1" if active else "0"})
+        self._lockdown = active
+
+    # ------------------------------------------------------------------ the clock's anchor
+    def last_trusted_time(self) -> datetime | None:
+        """The latest time this device knew to be right (persisted across reboots)."""
+        row = self._conn.execute(
+            "SELECT value FROM meta WHERE key = 'last_trusted_at'").fetchone()
+        return datetime.fromisoformat(row[0]) if row else None
+
+    def save_trusted_time(self, now: datetime) -> None:
+        """Remember ``now`` as a trusted time (only ever moves forward)."""
+        last = self.last_trusted_time()
+        if last is not None and now <= last:
+            return
+        with self._tx():
+            self._put_meta({"last_trusted_at": now.isoformat()})
+
+    def close(self) -> None:
+        """Close the file (idempotent)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None  # type: ignore[assignment]
+
+    def __enter__(self) -> "AclCache":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def sys_intern(text: str) -> str:
+    """Intern a short repeated string (status words, group names)."""
+    return sys.intern(text)
+
+
+def _with_status(card: Credential, status: str) -> Credential:
+    return Credential(card.cred, card.holder, card.holder_status, status, card.groups,
+                      card.escort_required, card.can_escort, card.pin)
+
+
+def _is_empty(delta: AclDelta) -> bool:
+    return (not delta.revoke and not delta.credentials and not delta.remove
+            and delta.doors is None and delta.groups is None and delta.holidays is None
+            and delta.lockdown is None)
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def __enter__(self) -> None:
+        self._conn.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self._conn.execute("COMMIT")
+        else:
+            self._conn.execute("ROLLBACK")
