@@ -120,10 +120,13 @@ class AclCache:
             [AclGroup.model_validate(g) for g in json.loads(meta.get("groups", "[]"))],
             [AclHoliday.model_validate(h) for h in json.loads(meta.get("holidays", "[]"))])
         self._groups_intern: dict[str, tuple[str, ...]] = {}
-        creds: dict[str, Credential] = {}
-        for row in self._conn.execute(f"SELECT {_COLUMNS} FROM credentials"):
-            creds[row[0]] = self._credential(row)
-        self._creds = creds
+        self._creds = self._read_all()
+
+    def _read_all(self) -> dict[bytes, str]:
+        # NOTE: 100,000 cards must fit the Pi's memory budget (80 MB for the whole service),
+        # so each is kept as raw 32-byte key -> one packed string, unpacked per lookup.
+        return {bytes.fromhex(row[0]): _pack(row)
+                for row in self._conn.execute(f"SELECT {_COLUMNS} FROM credentials")}
 
     def _set_rules(self, doors: Sequence[AclDoor], groups: Sequence[AclGroup],
                    holidays: Sequence[AclHoliday]) -> None:
@@ -136,16 +139,16 @@ class AclCache:
         self._holidays = {day: tuple(items) for day, items in by_day.items()}
         self._wire_rules = (list(doors), list(groups), list(holidays))
 
-    def _credential(self, row: tuple) -> Credential:
-        cred, holder, holder_status, status, groups, escort, can_escort, salt, hsh, iters = row
+    def _unpack(self, cred: str, packed: str) -> Credential:
+        holder, holder_status, status, groups, flags, salt, hsh, iters = packed.split(_SEP)
         # Thousands of cards share a handful of group lists: keep one tuple of each.
         interned = self._groups_intern.get(groups)
         if interned is None:
-            interned = tuple(sys_intern(g) for g in groups.split(",") if g)
+            interned = tuple(sys.intern(g) for g in groups.split(",") if g)
             self._groups_intern[groups] = interned
-        pin = Pin(salt, hsh, iters) if salt is not None else None
-        return Credential(cred, holder, sys_intern(holder_status), sys_intern(status), interned,
-                          bool(escort), bool(can_escort), pin)
+        pin = Pin(salt, hsh, int(iters)) if salt else None
+        return Credential(cred, holder, holder_status, status, interned,
+                          flags[0] == "1", flags[1] == "1", pin)
 
     # ------------------------------------------------------------------ AclView
     @property
@@ -191,7 +194,11 @@ class AclCache:
 
     def credential(self, cred: str) -> Credential | None:
         """A card by its HMAC hex (from memory)."""
-        return self._creds.get(cred)
+        try:
+            packed = self._creds.get(bytes.fromhex(cred))
+        except ValueError:
+            return None
+        return None if packed is None else self._unpack(cred, packed)
 
     def __len__(self) -> int:
         return len(self._creds)
@@ -277,8 +284,7 @@ class AclCache:
         self._last_sync_at = now
         self._set_rules(doors, groups, holidays)
         self._groups_intern = {}
-        self._creds = {row[0]: self._credential(row)
-                       for row in self._conn.execute(f"SELECT {_COLUMNS} FROM credentials")}
+        self._creds = self._read_all()
         return ApplyResult("applied", self._version)
 
     def apply_delta(self, delta: AclDelta, now: datetime) -> ApplyResult:
@@ -309,9 +315,10 @@ class AclCache:
                 self._conn.executemany("UPDATE credentials SET status = 'revoked' WHERE cred = ?",
                                        [(c,) for c in revoked])
             for c in revoked:
-                old = self._creds.get(c)
-                if old is not None:
-                    self._creds[c] = _with_status(old, "revoked")
+                key = bytes.fromhex(c)
+                packed = self._creds.get(key)
+                if packed is not None:
+                    self._creds[key] = _with_status(packed, "revoked")
         upserts = [c for c in delta.credentials if c.cred not in revoked]
         doors, groups, holidays = self._wire_rules
         new_doors = delta.doors if delta.doors is not None else doors
@@ -339,9 +346,9 @@ class AclCache:
             log.error("delta apply failed to=%s error=%s; revocations kept", delta.to_version, exc)
             return ApplyResult("refused", current, f"apply failed: {exc}")
         for c in delta.remove:
-            self._creds.pop(c, None)
+            self._creds.pop(bytes.fromhex(c), None)
         for c in upserts:
-            self._creds[c.cred] = self._credential(_row(c))
+            self._creds[bytes.fromhex(c.cred)] = _pack(_row(c))
         if delta.doors is not None or delta.groups is not None or delta.holidays is not None:
             self._set_rules(new_doors, new_groups, new_holidays)
         self._lockdown = lockdown
@@ -388,14 +395,20 @@ class AclCache:
         self.close()
 
 
-def sys_intern(text: str) -> str:
-    """Intern a short repeated string (status words, group names)."""
-    return sys.intern(text)
+_SEP = "\x1f"
 
 
-def _with_status(card: Credential, status: str) -> Credential:
-    return Credential(card.cred, card.holder, card.holder_status, status, card.groups,
-                      card.escort_required, card.can_escort, card.pin)
+def _pack(row: tuple) -> str:
+    """One credential row as a compact string (fields split by the ASCII unit separator)."""
+    _cred, holder, holder_status, status, groups, escort, can_escort, salt, hsh, iters = row
+    return _SEP.join((holder, holder_status, status, groups, f"{int(escort)}{int(can_escort)}",
+                      salt or "", hsh or "", str(iters or 0)))
+
+
+def _with_status(packed: str, status: str) -> str:
+    parts = packed.split(_SEP)
+    parts[2] = status
+    return _SEP.join(parts)
 
 
 def _is_empty(delta: AclDelta) -> bool:
