@@ -60,6 +60,9 @@ class BrokerConfig:
     backoff_min_s: float = 1.0
     backoff_max_s: float = 30.0
     max_payload_bytes: int = MAX_PAYLOAD_BYTES
+    #: 5 everywhere; 4 (MQTT 3.1.1) only for the demo's embedded broker, which lacks MQTT 5
+    #: (refused publishes then go unreported).
+    mqtt_version: int = 5
 
     @property
     def tls(self) -> bool:
@@ -134,7 +137,8 @@ class LinkClient:
         # be explicit so every callback has the VERSION2 signature.
         self._client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2,
                                    client_id=config.client_id,
-                                   protocol=MQTTProtocolVersion.MQTTv5)
+                                   protocol=MQTTProtocolVersion.MQTTv5 if config.mqtt_version == 5
+                                   else MQTTProtocolVersion.MQTTv311)
         self._client.enable_logger(logging.getLogger("gatehouse.link.paho"))
         self._client.reconnect_delay_set(min_delay=config.backoff_min_s,
                                          max_delay=config.backoff_max_s)
@@ -180,7 +184,9 @@ class LinkClient:
         self._client.will_set(topic, payload, qos=1, retain=True)
 
     # ------------------------------------------------------------------ lifecycle
-    def _connect_properties(self) -> Properties:
+    def _connect_properties(self) -> Properties | None:
+        if self.config.mqtt_version != 5:
+            return None
         props = Properties(PacketTypes.CONNECT)
         # MQTT 5: the broker must not send us anything larger than we accept.
         props.MaximumPacketSize = self.config.max_payload_bytes + 65536
