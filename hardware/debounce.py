@@ -71,3 +71,10 @@ def presence_step(
     if state.uid == seen and now - state.last_seen <= release_s:
         return Presence(seen, now), None
     return Presence(seen, now), seen
+
+
+def presence_hold(state: Presence, now: float) -> Presence:
+    """A garbled answer (CRC error, collision) still means a card is in the field: keep it."""
+    if state.uid is None:
+        return state
+    return Presence(state.uid, now)

@@ -182,7 +182,7 @@ class EmulatedChip:
         self._clock = clock
         self._lock = threading.RLock()
         self.cards: list[VirtualCard] = []
-        self.faults: deque[Fault] = deque()
+        self.faults: list[list[Any]] = []  # [fault, matching answers still to let through]
         self.in_reset = False
         self.transfers = 0
         self.frames = 0
@@ -211,10 +211,10 @@ class EmulatedChip:
         with self._lock:
             self.cards = [card for card in self.cards if card.uid != bytes(uid)]
 
-    def inject(self, fault: Fault | str, times: int = 1) -> None:
-        """Corrupt the next ``times`` card answers the fault applies to."""
+    def inject(self, fault: Fault | str, times: int = 1, after: int = 0) -> None:
+        """Corrupt ``times`` card answers the fault applies to, after letting ``after`` pass."""
         with self._lock:
-            self.faults.extend([Fault(fault)] * times)
+            self.faults.extend([Fault(fault), after] for _ in range(times))
 
     # -- reset ------------------------------------------------------------------------------
     def _soft_reset(self) -> None:
@@ -406,8 +406,12 @@ class EmulatedChip:
         self._timer_deadline = None
 
     def _take_fault(self, kind: str) -> Fault | None:
-        for index, fault in enumerate(self.faults):
+        for index, entry in enumerate(self.faults):
+            fault, skip = entry
             if kind in _FAULT_KINDS[fault]:
+                if skip:
+                    entry[1] -= 1
+                    return None
                 del self.faults[index]
                 return fault
         return None

@@ -35,7 +35,7 @@ import types
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, runtime_checkable
 
-from hardware.debounce import Presence, presence_step
+from hardware.debounce import Presence, presence_hold, presence_step
 from hardware.errors import CardReadError, DeviceClosed, DeviceUnavailable, ReaderError
 from hardware.iso14443 import CASCADE_SEL, CASCADE_TAG, HLTA, SAK_CASCADE_BIT, WUPA, bcc, check_crc_a, crc_a
 
@@ -75,6 +75,20 @@ class CardReader(Protocol):
     def poll(self, now: float | None = None) -> CardRead | None:
         """Run one read attempt; return a card read only for a NEW presentation."""
         ...
+
+    def _read_or_reinit(self) -> bytes | None:
+        try:
+            return self._chip.read_uid()
+        except CardReadError:
+            raise
+        except ReaderError:
+            # NOTE: a reset pulse (another reader initialised on a shared RST line, a
+            # brown-out) returns the chip to defaults with no timer; re-init once, then retry.
+            if self._chip.version() in (0x00, 0xFF):
+                raise
+            log.warning("reader=%s event=chip_reinit reason=no_timer_interrupt", self.name)
+            self._chip.MFRC522_Init()
+            return self._chip.read_uid()
 
     def wait_for_card(self, timeout_s: float) -> CardRead | None:
         """Poll at the configured interval until a card is presented or the timeout passes."""
@@ -235,7 +249,18 @@ class _FixedChip:
         if status != self.MI_OK:
             if self.last_failure == "timeout":
                 return None
-            raise CardReadError(self.last_failure or "atqa", f"{bits} bits")
+            reason = self.last_failure or "atqa"
+            self._halt()
+            raise CardReadError(reason, f"{bits} bits")
+        try:
+            return self._select_all()
+        except CardReadError:
+            # NOTE: a card left READY or ACTIVE ignores the next WUPA (ISO 14443-3 sends it
+            # back to HALT instead); halting it now lets the very next poll read it.
+            self._halt()
+            raise
+
+    def _select_all(self) -> bytes:
         uid = b""
         for sel in CASCADE_SEL:
             back, bits = self._transceive([sel, 0x20])
@@ -380,7 +405,7 @@ class Mfrc522Reader:
         """One raw read attempt without debouncing (None: no card; CardReadError: noise)."""
         self._check()
         with self._lock:
-            return self._chip.read_uid()
+            return self._read_or_reinit()
 
     def poll(self, now: float | None = None) -> CardRead | None:
         """Run one read attempt; return a card read only for a NEW presentation."""
@@ -396,10 +421,11 @@ class Mfrc522Reader:
                     log.warning("reader=%s event=chip_reinit reason=lost_configuration", self.name)
                     self._chip.MFRC522_Init()
             try:
-                uid = self._chip.read_uid()
+                uid = self._read_or_reinit()
             except CardReadError as exc:
                 self.noise[exc.reason] = self.noise.get(exc.reason, 0) + 1
                 log.debug("reader=%s event=read_noise reason=%s", self.name, exc.reason)
+                self._presence = presence_hold(self._presence, now)
                 uid = None
         if uid is not None:
             self.counters["reads"] += 1
@@ -408,6 +434,20 @@ class Mfrc522Reader:
             return None
         self.counters["presentations"] += 1
         return CardRead(reader=self.name, uid=new, at=now)
+
+    def _read_or_reinit(self) -> bytes | None:
+        try:
+            return self._chip.read_uid()
+        except CardReadError:
+            raise
+        except ReaderError:
+            # NOTE: a reset pulse (another reader initialised on a shared RST line, a
+            # brown-out) returns the chip to defaults with no timer; re-init once, then retry.
+            if self._chip.version() in (0x00, 0xFF):
+                raise
+            log.warning("reader=%s event=chip_reinit reason=no_timer_interrupt", self.name)
+            self._chip.MFRC522_Init()
+            return self._chip.read_uid()
 
     def wait_for_card(self, timeout_s: float) -> CardRead | None:
         """Poll at the configured interval until a card is presented or the timeout passes."""
@@ -547,9 +587,9 @@ class SimReader(Mfrc522Reader):
         """Take every card off the antenna."""
         self.chip.take_away()
 
-    def inject(self, fault: str, times: int = 1) -> None:
-        """Corrupt the next answers: ``crc``, ``bcc``, ``partial``, ``collision``, ``drop``, ``parity``."""
-        self.chip.inject(fault, times)
+    def inject(self, fault: str, times: int = 1, after: int = 0) -> None:
+        """Corrupt answers: ``crc``, ``bcc``, ``partial``, ``collision``, ``drop``, ``parity``."""
+        self.chip.inject(fault, times, after)
 
     def tap(self, uid: bytes, hold_s: float = 0.5) -> None:
         """Hold a card on the antenna for ``hold_s``, then take it away (``sim/<device>/tap``).
