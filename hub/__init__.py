@@ -1,1 +1,49 @@
-"""placeholder"""
+"""The hub: the district's source of truth, its web UI, JSON API, MQTT bridge and PKI.
+
+Owns the database (``hub.db``, ``hub.models``), use-cases (``hub.services``), the JSON API
+(``hub.api``), the web pages (``hub.web``), the MQTT bridge (``hub.bridge``), the district CA
+(``hub.pki``) and the ``gatehouse-hub`` command (``hub.cli``). Accounts, sessions and roles live
+in ``hub.auth`` (issue 6).
+
+Imports ``link`` only: never ``hardware``, ``controller`` or ``kiosk``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from hub import config as _config
+from hub import db as _db
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the hub's Flask application (flaskr-style factory)."""
+    app = Flask(__name__)
+    app.config.from_object(_config.Config)
+    if test_config is None:
+        app.config.update(_config.from_environment())
+    else:
+        app.config.update(test_config)
+    _db.init_app(app)
+
+    from hub import api, web
+
+    app.register_blueprint(api.bp)
+    app.register_blueprint(web.bp)
+    _init_auth(app)
+    return app
+
+
+def _init_auth(app: Flask) -> None:
+    # AUTH SEAM (issue 6): hub.auth.init_app(app) installs login, MFA, sessions, CSRF and the
+    # guard that checks every endpoint's role + building (hub.auth.permissions.declare). Until
+    # hub/auth/__init__.py defines init_app, pages and API routes answer 401 (no actor is ever
+    # set): nothing is left silently open. Then this becomes a plain `auth.init_app(app)`.
+    from hub import auth
+
+    init_app = getattr(auth, "init_app", None)
+    if init_app is not None:
+        init_app(app)

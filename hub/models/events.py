@@ -1,0 +1,74 @@
+"""Device events (each (device, seq) stored once), alerts, and visits on site."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hub.db import Base
+
+
+class Event(Base):
+    """One event a device sent, stored exactly once per (device, seq)."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("device_id", "seq"),
+        Index("ix_events_at_id", "at", "id"),
+        Index("ix_events_door_at", "door_id", "at"),
+        Index("ix_events_holder_at", "holder", "at"),
+    )
+
+    # NOTE: SQLite autoincrements only an INTEGER primary key; 10 million events need 64 bits elsewhere.
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    device_id: Mapped[str] = mapped_column(String(64))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    type: Mapped[str] = mapped_column(String(40))
+    at: Mapped[datetime]
+    received_at: Mapped[datetime]
+    building_id: Mapped[str | None] = mapped_column(String(64))
+    door_id: Mapped[str | None] = mapped_column(String(64))
+    holder: Mapped[str | None] = mapped_column(String(64))
+    cred: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(String(40))
+    severity: Mapped[str] = mapped_column(String(16), default="info")
+    body: Mapped[dict] = mapped_column(JSON)
+
+
+class Alert(Base):
+    """Something a person must look at; ``key`` deduplicates repeats of one condition."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    severity: Mapped[str] = mapped_column(String(16))
+    building_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    device_id: Mapped[str | None] = mapped_column(String(64))
+    message: Mapped[str] = mapped_column(String(500))
+    count: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime]
+    last_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+
+
+class Visit(Base):
+    """A visitor signed in at a kiosk, until signed out."""
+
+    __tablename__ = "visits"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"))
+    building_id: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(16))
+    host: Mapped[str] = mapped_column(String(200), default="")
+    destination: Mapped[str] = mapped_column(String(200), default="")
+    escort_required: Mapped[bool] = mapped_column(default=False)
+    signed_in_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    signed_out_at: Mapped[datetime | None]
+    signed_out_how: Mapped[str | None] = mapped_column(String(16))
