@@ -1,0 +1,217 @@
+"""``gatehouse-controller``: run a door controller, simulate one, or list its devices.
+
+Exit codes: 0 clean stop; 2 bad configuration or key files; 3 the credential cache is
+corrupt (left in place; systemd does not restart on 2 or 3, a person must look); 70 a
+fail-secure stop after an internal error (systemd restarts the service).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from controller import config as config_mod
+from controller.cache import AclCache, CacheCorrupt
+from controller.clock import ntp_probe
+from controller.config import ControllerConfig
+from link import keys
+from link.client import BrokerConfig
+
+log = logging.getLogger("gatehouse.controller")
+
+EXIT_CONFIG = 2
+EXIT_CACHE = 3
+
+
+class _KeyValueFormatter(logging.Formatter):
+    """``ts=... level=... logger=... msg`` lines for the journal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = (f"ts={self.formatTime(record, '%Y-%m-%dT%H:%M:%S')} level={record.levelname.lower()}"
+                f" logger={record.name} {record.getMessage()}")
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+def _setup_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_KeyValueFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+def read_site_key(path: Path) -> bytes:
+    """The card site key: a file of hex text, or of raw bytes (at least 16)."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise keys.KeyFileError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        key = bytes.fromhex(raw.decode("ascii").strip())
+    except (UnicodeDecodeError, ValueError):
+        key = raw
+    if len(key) < 16:
+        raise keys.KeyFileError(f"{path}: the site key must be at least 16 bytes")
+    return key
+
+
+def broker_config(cfg: ControllerConfig) -> BrokerConfig:
+    """The link's broker settings from the TOML."""
+    b = cfg.broker
+    password = None
+    if b.password_file is not None:
+        try:
+            password = b.password_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise keys.KeyFileError(f"{b.password_file}: cannot read ({exc.strerror})") from None
+    return BrokerConfig(host=b.host, port=b.port, client_id=cfg.device.id, ca_file=b.ca_file,
+                        cert_file=b.cert_file, key_file=b.key_file, username=b.username,
+                        password=password, keepalive_s=b.keepalive_s)
+
+
+def _version() -> str:
+    try:
+        return metadata.version("gatehouse")
+    except metadata.PackageNotFoundError:
+        return "dev"
+
+
+def build_doors(cfg: ControllerConfig, *, simulate: bool) -> dict[str, Any]:
+    """Open every door's hardware (MockFactory pins and emulated readers when simulating)."""
+    from controller.hw import DoorHardware
+
+    factory: Any = None
+    board: Any = None
+    if simulate:
+        from gpiozero.pins.mock import MockFactory
+
+        from hardware.mfrc522_sim import SimBoard
+
+        factory, board = MockFactory(), SimBoard()
+    doors: dict[str, Any] = {}
+    try:
+        for door_cfg in cfg.doors:
+            doors[door_cfg.id] = DoorHardware(door_cfg, pin_factory=factory, simulate=simulate,
+                                              board=board)
+    except BaseException:
+        for hw in doors.values():
+            hw.close()
+        raise
+    return doors
+
+
+def list_devices(cfg: ControllerConfig, *, simulate: bool) -> int:
+    """Print the devices this controller would use, and their state, as JSON."""
+    doors = build_doors(cfg, simulate=simulate)
+    try:
+        out: dict[str, Any] = {"device": cfg.device.id, "simulate": simulate,
+                               "doors": [hw.state() for hw in doors.values()]}
+        cache_path = cfg.device.state_dir / "acl.db"
+        if cache_path.exists():
+            with AclCache(cache_path) as cache:
+                out["acl"] = {"version": cache.version, "credentials": len(cache),
+                              "last_sync_at": (cache.last_sync_at.isoformat()
+                                               if cache.last_sync_at else None)}
+        print(json.dumps(out, indent=2, default=str))
+    finally:
+        for hw in doors.values():
+            hw.close()
+    return 0
+
+
+def run(cfg: ControllerConfig, *, simulate: bool) -> int:
+    """Run the controller until SIGTERM/SIGINT or a fail-secure stop; return the exit code."""
+    from link.device import DeviceLink
+
+    from controller.service import ControllerService
+
+    private_key = keys.load_private(cfg.keys.device_key)
+    hub_key = keys.load_public(cfg.keys.hub_public_key)
+    site_key = read_site_key(cfg.keys.site_key_file)
+    state_dir = cfg.device.state_dir
+    cache = AclCache(state_dir / "acl.db")
+    link = None
+    doors: dict[str, Any] = {}
+    try:
+        link = DeviceLink(cfg.device.id, kind="controller", private_key=private_key,
+                          hub_key=hub_key, broker=broker_config(cfg), state_dir=state_dir,
+                          version=_version(), accept_sim=simulate)
+        doors = build_doors(cfg, simulate=simulate)
+        service = ControllerService(
+            device_id=cfg.device.id, cache=cache, link=link, doors=doors, site_key=site_key,
+            ntp_synced=ntp_probe(cfg.clock.ntp), clock_tolerance_s=cfg.clock.tolerance_s,
+            status_interval_s=cfg.device.status_interval_s, sync_check_s=cfg.device.sync_check_s)
+        link.on_acl(service.acl_message)
+        link.on_broadcast(service.broadcast)
+        if simulate:
+            link.on_sim(lambda name, sim: service.sim_input(name, sim, doors_hw=doors))
+        for door_id, hw in doors.items():
+            hw.start(on_card=lambda read, d=door_id: service.card(d, read.uid),
+                     on_contact=lambda is_open, d=door_id: service.contact(d, is_open),
+                     on_rex=lambda d=door_id: service.rex(d))
+        service.start()
+        link.start()
+
+        def on_signal(signum: int, _frame: Any) -> None:
+            log.info("event=stopping signal=%d", signum)
+            service.stop()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        log.info("event=started device=%s doors=%s simulate=%s acl_version=%s",
+                 cfg.device.id, ",".join(doors), simulate, cache.version)
+        while not service.done.wait(0.5):
+            pass
+        code = service.exit_code
+        if code == 0:
+            service.stop()
+        return code
+    finally:
+        for hw in doors.values():
+            hw.close()
+        if link is not None:
+            # After a fault, leave uncleanly: the broker publishes our last will (offline).
+            link.stop(clean=getattr(locals().get("service"), "exit_code", 0) == 0)
+        cache.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``gatehouse-controller``."""
+    parser = argparse.ArgumentParser(prog="gatehouse-controller",
+                                     description="Gatehouse door controller")
+    parser.add_argument("--config", type=Path, default=Path("controller.toml"),
+                        help="path of controller.toml (default: ./controller.toml)")
+    parser.add_argument("--simulate", action="store_true",
+                        help="MockFactory pins, emulated readers, sim/<device>/... topics")
+    parser.add_argument("--list-devices", action="store_true",
+                        help="print the devices this controller would use and their state")
+    args = parser.parse_args(argv)
+    try:
+        cfg = config_mod.load(args.config)
+    except config_mod.ConfigError as exc:
+        print(f"gatehouse-controller: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    _setup_logging(cfg.device.log_level)
+    try:
+        if args.list_devices:
+            return list_devices(cfg, simulate=args.simulate)
+        return run(cfg, simulate=args.simulate)
+    except keys.KeyFileError as exc:
+        print(f"gatehouse-controller: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except CacheCorrupt as exc:
+        print(f"gatehouse-controller: {exc}", file=sys.stderr)
+        return EXIT_CACHE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,256 @@
+"""``controller.toml``: strict configuration for one door controller.
+
+Validated at start with pydantic (``extra="forbid"``, strict types): an unknown key or a
+wrong type stops the service with the key's dotted name and its line in the file. Secrets
+(keys, the card site key) live in files named here, readable only by the service user; the
+TOML itself holds none. ``GATEHOUSE_CONTROLLER_<SECTION>_<KEY>`` environment variables
+override scalar keys of the ``device``, ``broker`` and ``clock`` sections (containers).
+
+Example::
+
+    [device]
+    id = "rr-ctl-1"
+    state_dir = "/var/lib/gatehouse/controller"
+
+    [broker]
+    host = "hub.school.example"
+    port = 8883
+    ca_file = "/etc/gatehouse/ca.pem"
+    cert_file = "/etc/gatehouse/rr-ctl-1.pem"
+    key_file = "/etc/gatehouse/rr-ctl-1.key"
+
+    [keys]
+    device_key = "/etc/gatehouse/rr-ctl-1.ed25519"
+    hub_public_key = "/etc/gatehouse/hub.pub"
+    site_key_file = "/etc/gatehouse/site.key"
+
+    [[doors]]
+    id = "rr-1"
+    reader = { type = "mfrc522", device = 0, rst_pin = 25 }
+    relay_pin = 17
+    contact_pin = 27
+    rex_pin = 22
+    led_pin = 23
+    buzzer_pin = 24
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+DeviceId = Annotated[str, Field(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")]
+Pin = Annotated[int, Field(ge=0, le=27)]
+_ENV_PREFIX = "GATEHOUSE_CONTROLLER_"
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot run; the message names the key and its line."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class DeviceSection(_Strict):
+    """Who this controller is and where it keeps its state."""
+
+    id: DeviceId
+    state_dir: Path = Path("/var/lib/gatehouse/controller")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    status_interval_s: Annotated[int, Field(ge=5, le=3600)] = 60
+    #: how often to ask the hub whether the ACL is current (keeps the stale timer fed)
+    sync_check_s: Annotated[int, Field(ge=60, le=86400)] = 3600
+
+
+class BrokerSection(_Strict):
+    """The MQTT broker (TLS with this device's client certificate)."""
+
+    host: str
+    port: Annotated[int, Field(ge=1, le=65535)] = 8883
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    username: str | None = None
+    password_file: Path | None = None
+    keepalive_s: Annotated[int, Field(ge=5, le=600)] = 30
+
+
+class KeysSection(_Strict):
+    """Files holding the device's signing key, the hub's public key and the card site key."""
+
+    device_key: Path
+    hub_public_key: Path
+    site_key_file: Path
+
+
+class ClockSection(_Strict):
+    """How the controller decides whether its clock can be trusted."""
+
+    #: ``systemd`` asks timesyncd/timedatectl; ``synced``/``never`` pin the answer (simulation)
+    ntp: Literal["systemd", "synced", "never"] = "systemd"
+    #: a clock this far behind the last trusted time still counts as trusted
+    tolerance_s: Annotated[int, Field(ge=0, le=3600)] = 120
+
+
+class ReaderConfig(_Strict):
+    """The door's card reader: an MFRC522 on SPI, or the emulated one."""
+
+    type: Literal["mfrc522", "sim"] = "mfrc522"
+    bus: Annotated[int, Field(ge=0, le=6)] = 0
+    device: Annotated[int, Field(ge=0, le=2)] = 0
+    rst_pin: Pin = 25
+    irq_pin: Pin | None = None
+    poll_interval_ms: Annotated[int, Field(ge=10, le=1000)] = 50
+
+
+class DoorConfig(_Strict):
+    """One door wired to this Pi (BCM pin numbers)."""
+
+    id: DeviceId
+    reader: ReaderConfig = Field(default_factory=ReaderConfig)
+    relay_pin: Pin
+    relay_active_high: bool = True
+    contact_pin: Pin
+    #: the contact reads "pressed" (pulled low) while the door is closed
+    contact_closed_low: bool = True
+    rex_pin: Pin | None = None
+    led_pin: Pin | None = None
+    buzzer_pin: Pin | None = None
+
+
+class ControllerConfig(_Strict):
+    """The whole ``controller.toml``."""
+
+    device: DeviceSection
+    broker: BrokerSection
+    keys: KeysSection
+    clock: ClockSection = Field(default_factory=ClockSection)
+    doors: Annotated[list[DoorConfig], Field(min_length=1, max_length=2)]
+
+    @model_validator(mode="after")
+    def _distinct(self) -> "ControllerConfig":
+        ids = [d.id for d in self.doors]
+        if len(set(ids)) != len(ids):
+            raise ValueError("door ids must differ")
+        pins: list[int] = []
+        for d in self.doors:
+            pins += [p for p in (d.relay_pin, d.contact_pin, d.rex_pin, d.led_pin, d.buzzer_pin,
+                                 d.reader.irq_pin) if p is not None]
+        if len(set(pins)) != len(pins):
+            raise ValueError("a GPIO pin is used twice")
+        return self
+
+
+# --------------------------------------------------------------------------- loading
+def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
+    """Best-effort line number of the key at ``loc`` (section path, array index, key)."""
+    if not loc:
+        return None
+    lines = text.splitlines()
+    table: list[str] = []
+    array_seen: dict[str, int] = {}
+    want_table = [str(p) for p in loc[:-1]]
+    key = str(loc[-1])
+    header_line: int | None = None
+    key_re = re.compile(rf"^\s*(?:{re.escape(key)}|\"{re.escape(key)}\")\s*=")
+    inline_re = re.compile(rf"[{{,]\s*{re.escape(key)}\s*=")
+    for number, line in enumerate(lines, start=1):
+        stripped = line.split("#", 1)[0].strip()
+        if stripped.startswith("[["):
+            name = stripped.strip("[] ")
+            array_seen[name] = array_seen.get(name, -1) + 1
+            table = name.split(".") + [str(array_seen[name])]
+        elif stripped.startswith("["):
+            table = stripped.strip("[] ").split(".")
+            # a sub-table of the latest array element, e.g. [doors.reader]
+            if table[0] in array_seen and len(table) > 1:
+                table = [table[0], str(array_seen[table[0]])] + table[1:]
+        else:
+            if table == want_table and key_re.match(stripped):
+                return number
+            if table == want_table[:-1] and len(want_table) > len(table) and stripped.startswith(
+                    f"{want_table[-1]}") and inline_re.search(stripped):
+                return number
+            continue
+        if table == list(str(p) for p in loc) or table == want_table:
+            header_line = number
+    return header_line
+
+
+def _apply_env(data: dict[str, Any], environ: dict[str, str]) -> None:
+    for name, value in environ.items():
+        if not name.startswith(_ENV_PREFIX):
+            continue
+        parts = name[len(_ENV_PREFIX):].lower().split("_", 1)
+        if len(parts) != 2 or parts[0] not in ("device", "broker", "clock"):
+            raise ConfigError(f"{name}: unknown override (use {_ENV_PREFIX}<SECTION>_<KEY>)")
+        section = data.setdefault(parts[0], {})
+        if not isinstance(section, dict):
+            raise ConfigError(f"{name}: [{parts[0]}] is not a table")
+        current = section.get(parts[1])
+        if isinstance(current, bool):
+            section[parts[1]] = value.lower() in ("1", "true", "yes")
+        elif isinstance(current, int) or (current is None and value.isdigit()
+                                          and parts[1] in ("port", "keepalive_s",
+                                                           "status_interval_s", "sync_check_s",
+                                                           "tolerance_s")):
+            try:
+                section[parts[1]] = int(value)
+            except ValueError:
+                raise ConfigError(f"{name}: expected an integer") from None
+        else:
+            section[parts[1]] = value
+
+
+def _paths(data: Any) -> Any:
+    """TOML has no path type: turn strings under path-typed keys into Path (strict mode)."""
+    path_keys = {"state_dir", "ca_file", "cert_file", "key_file", "password_file", "device_key",
+                 "hub_public_key", "site_key_file"}
+    if isinstance(data, dict):
+        return {k: (Path(v) if k in path_keys and isinstance(v, str) else _paths(v))
+                for k, v in data.items()}
+    if isinstance(data, list):
+        return [_paths(v) for v in data]
+    return data
+
+
+def parse(text: str, *, source: str = "controller.toml",
+          environ: dict[str, str] | None = None) -> ControllerConfig:
+    """Validate TOML text; raise ConfigError naming the key and line of the first fault."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    _apply_env(data, dict(os.environ if environ is None else environ))
+    try:
+        return ControllerConfig.model_validate(_paths(data))
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err.get("loc", ()))
+        # Literal/union errors append the member tried; keep the path to the key.
+        loc = tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or "-" in p)))
+        where = ".".join(str(p) for p in loc) or "(top level)"
+        line = _line_of(text, loc)
+        at = f" (line {line})" if line else ""
+        msg = err.get("msg", "invalid")
+        if err.get("type") == "extra_forbidden":
+            msg = "unknown key"
+        raise ConfigError(f"{source}: {where}{at}: {msg}") from None
+
+
+def load(path: Path | str, *, environ: dict[str, str] | None = None) -> ControllerConfig:
+    """Read and validate a ``controller.toml``."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    return parse(text, source=str(path), environ=environ)
