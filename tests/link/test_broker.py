@@ -226,7 +226,8 @@ def test_outbox_survives_process_and_broker_restart(fresh_mosquitto, pki, tmp_pa
     # 3. The broker restarts before the ack: the device replays again, the hub stores once.
     broker.stop()
     broker.start()
-    assert wait_for(lambda: hub.received >= 40, 20)
+    assert wait_for(lambda: hub.received >= 40, 30), (hub.received, hub.client.connected.is_set(),
+                                                       dev.client.connected.is_set(), hub.dropped)
     assert len(hub.stored) == 20
     assert dev.outbox.depth() == 20
 
@@ -266,3 +267,39 @@ def test_last_will_reports_offline(mosquitto, pki, tmp_path, device_key) -> None
     assert wait_for(lambda: statuses[-1:] == ["offline"], 15)
     watcher.publish(topics.status("door-1"), b"", retain=True).wait(5)  # clear the retained will
     watcher.stop()
+
+
+def test_thread_less_mode_runs_callbacks_on_the_test_stack(mosquitto, pki) -> None:
+    got: list[Inbound] = []
+    hub = LinkClient(make_broker_config(mosquitto, pki, "hub", client_id="hub-threadless"))
+    hub.subscribe(topics.events("door-5"), got.append)
+    hub.connect()
+    door = LinkClient(make_broker_config(mosquitto, pki, "door-5"))
+    door.connect()
+    for _ in range(5):
+        hub.loop(0.05)  # SUBACK
+    delivery = door.publish(topics.events("door-5"), b"{}")
+    for _ in range(40):
+        door.loop(0.05)
+        hub.loop(0.05)
+        if got and delivery.done:
+            break
+    assert delivery.accepted
+    assert [m.topic for m in got] == [topics.events("door-5")]
+    assert threading.current_thread() is threading.main_thread()
+    door.stop()
+    hub.stop()
+
+
+def test_revoked_certificate_cannot_connect(tmp_path, pki) -> None:
+    from tests.support.mosquitto import Mosquitto
+    pki.client("stolen-pi")
+    pki.revoke("stolen-pi")
+    broker = Mosquitto(tmp_path / "m", pki)
+    broker.start()
+    try:
+        with pytest.raises((ConnectionError, OSError, TimeoutError)):
+            LinkClient(make_broker_config(broker, pki, "stolen-pi")).connect(timeout=3)
+        LinkClient(make_broker_config(broker, pki, "door-7")).connect(timeout=5)
+    finally:
+        broker.stop()
