@@ -93,6 +93,9 @@ NICKNAMES: tuple[tuple[str, ...], ...] = (
     ("dorothy", "dot", "dottie"),
     ("josephine", "jo", "josie"),
     ("maria", "mary", "mari", "marie", "mariah"),
+    ("anne", "ann", "anna", "ana", "annie", "nancy", "hannah"),
+    ("joao", "john", "joaozinho"),
+    ("luis", "luiz", "lou", "louis", "lucho"),
 )
 
 #: Surname words shorter than this do not match on their own (``de``, ``la``, ``da``).

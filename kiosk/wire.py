@@ -1,0 +1,216 @@
+"""Kiosk <-> hub message bodies not yet in ``link/messages.py`` (proposed in PROPOSED_MESSAGES.md).
+
+Registered with :func:`link.messages.message` so envelopes carrying them seal and open like
+every other type. This module imports ``link`` only, so the lead can move it into
+``link/messages.py`` as it is; until then a hub process that answers kiosks imports it once
+(``import kiosk.wire``) so the registry knows the types. Nothing here carries an ID number,
+an address or an ID image; the date of birth travels only in ``visit.sign_in`` (for screening)
+and the hub drops it after screening.
+
+Requests go on ``dev/<kiosk>/req`` and are answered by a ``resp`` with the same ``corr``; the
+``data`` of a successful answer is the matching ``*Result`` model below (validated by the
+kiosk). Events go on ``dev/<kiosk>/events`` through the device's outbox.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from link.messages import Body, Corr, Event, IsoDate, Seq, Timestamp, message
+
+VisitId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
+BadgeToken = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{16,64}$")]
+Category = Literal["visitor", "contractor", "volunteer", "parent"]
+RefId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+#: A JPEG, base64: a 240x300 head-and-shoulders photo is about 15 KB; the cap leaves room.
+PhotoB64 = Annotated[str, Field(max_length=120_000, pattern=r"^[A-Za-z0-9+/]*={0,2}$")]
+
+
+def _no_controls(value: str) -> str:
+    for ch in value:
+        if unicodedata.category(ch) in ("Cc", "Cs", "Co") or ch in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069":
+            raise ValueError("control or bidi-override characters are not allowed")
+    return value
+
+
+PersonName = Annotated[str, Field(min_length=1, max_length=64)]
+FreeText = Annotated[str, Field(max_length=120)]
+
+
+class _VisitorText(Body):
+    """Mixin: every string field of a visitor body is free of control characters."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _clean(cls, value: Any) -> Any:
+        return _no_controls(value) if isinstance(value, str) else value
+
+
+# --------------------------------------------------------------------------- requests
+@message("visit.sign_in")
+class VisitSignIn(_VisitorText):
+    """Sign a visitor in: the hub screens, records the visit and answers :class:`SignInResult`."""
+
+    corr: Corr
+    visit: VisitId
+    token: BadgeToken
+    category: Category
+    first: PersonName
+    last: PersonName
+    #: only for screening; the hub never stores it
+    dob: IsoDate | None = None
+    id_source: Literal["scanned", "typed"]
+    host: RefId | None = None
+    destination: RefId | None = None
+    purpose: FreeText = ""
+    company: FreeText = ""
+    photo_jpeg: PhotoB64 = ""
+
+
+@message("visit.sign_out")
+class VisitSignOut(_VisitorText):
+    """Close a visit by its badge token or (after :class:`VisitFind`) by its id."""
+
+    corr: Corr
+    how: Literal["badge", "name"]
+    token: BadgeToken | None = None
+    visit: VisitId | None = None
+
+
+@message("visit.find")
+class VisitFind(_VisitorText):
+    """Find the caller's own open visit by full name; answers :class:`FindResult`."""
+
+    corr: Corr
+    first: PersonName
+    last: PersonName
+
+
+@message("visit.directory")
+class DirectoryFetch(Body):
+    """Ask for this kiosk's building directory (hosts and destinations)."""
+
+    corr: Corr
+    have_version: Seq | None = None
+
+
+@message("visit.watchlist")
+class WatchlistFetch(Body):
+    """Ask for one page of the hashed watch-list cache."""
+
+    corr: Corr
+    page: Annotated[int, Field(ge=0, le=10_000)] = 0
+    have_version: Seq | None = None
+
+
+# --------------------------------------------------------------------------- events
+@message("visit.local_sign_in")
+class VisitLocalSignIn(_VisitorText, Event):
+    """A sign-in the kiosk decided alone (hub away), queued in the outbox; no date of birth."""
+
+    visit: VisitId
+    token: BadgeToken
+    category: Category
+    first: PersonName
+    last: PersonName
+    id_source: Literal["scanned", "typed"]
+    host: RefId | None = None
+    destination: RefId | None = None
+    purpose: FreeText = ""
+    company: FreeText = ""
+    photo_jpeg: PhotoB64 = ""
+    signed_in_at: Timestamp
+    #: what the cached list said: clear (badge printed), possible_match or stale (held)
+    screening: Literal["clear", "possible_match", "stale"]
+    hits: list[Annotated[int, Field(ge=0)]] = Field(default_factory=list, max_length=50)
+    cache_version: Seq | None = None
+    escort_required: bool = False
+    expires_at: Timestamp | None = None
+
+
+@message("visit.abandoned")
+class VisitAbandoned(Event):
+    """An admitted sign-in whose badge could not be printed: the visit never started."""
+
+    visit: VisitId
+    reason: Literal["printer", "cancelled", "timeout"]
+    severity: Literal["info", "warning", "critical"] = "warning"
+
+
+# --------------------------------------------------------------------------- resp data
+class _Data(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class SignInResult(_Data):
+    """``resp.data`` for ``visit.sign_in``: admitted (print the badge) or held (see the desk)."""
+
+    outcome: Literal["admitted", "held"]
+    visit: VisitId
+    escort_required: bool = False
+    expires_at: Timestamp | None = None
+    host_name: FreeText = ""
+    destination_name: FreeText = ""
+    building_name: FreeText = ""
+
+
+class SignOutResult(_Data):
+    """``resp.data`` for ``visit.sign_out``."""
+
+    visit: VisitId
+    label: FreeText
+
+
+class FindMatch(_Data):
+    """One open visit of the person who searched: only ``First L.`` and the time in."""
+
+    visit: VisitId
+    label: FreeText
+    signed_in_at: Timestamp
+
+
+class FindResult(_Data):
+    """``resp.data`` for ``visit.find``."""
+
+    matches: list[FindMatch] = Field(default_factory=list, max_length=5)
+
+
+class DirectoryEntry(_Data):
+    """A host (staff member) or a destination (office, room)."""
+
+    id: RefId
+    name: FreeText
+    detail: FreeText = ""
+
+
+class DirectoryResult(_Data):
+    """``resp.data`` for ``visit.directory``."""
+
+    version: Seq
+    building: FreeText = ""
+    tz: Annotated[str, Field(max_length=64)] = "UTC"
+    hosts: list[DirectoryEntry] = Field(default_factory=list, max_length=5000)
+    destinations: list[DirectoryEntry] = Field(default_factory=list, max_length=1000)
+    visit_hours: Annotated[int, Field(ge=1, le=24)] = 8
+    closing: Annotated[str, Field(pattern=r"^(?:[01]\d|2[0-3]):[0-5]\d$")] = "18:00"
+
+
+class WatchlistResult(_Data):
+    """``resp.data`` for ``visit.watchlist``: one page of ``[id, [name keys], [dob keys]]``."""
+
+    version: Seq
+    issued_at: Timestamp
+    max_age_s: Annotated[int, Field(ge=60, le=7 * 86400)]
+    secret: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    nicknames: list[list[str]] = Field(default_factory=list, max_length=2000)
+    page: Annotated[int, Field(ge=0)]
+    pages: Annotated[int, Field(ge=1)]
+    entries: list[tuple[int, list[str], list[str]]] = Field(default_factory=list)
+
+
+#: Error words a ``resp`` may carry for these requests (``resp.error``).
+ERRORS = ("bad_request", "unknown_badge", "visit_closed", "unknown_host", "unknown_destination",
+          "unknown_kiosk", "not_found", "internal")

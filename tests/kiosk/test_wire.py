@@ -1,0 +1,50 @@
+"""The proposed kiosk message bodies: they seal, open, and refuse hostile text."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from kiosk import wire
+from link.envelope import Signer, open_envelope
+from link.messages import MessageError, decode_body
+
+NOW = datetime(2026, 11, 28, 14, 0, tzinfo=UTC)
+SIGN_IN = {"corr": "c0rr-123456", "visit": "v-12345678", "token": "t" * 24, "category": "visitor",
+           "first": "Ana", "last": "Souza", "dob": "1990-01-02", "id_source": "scanned"}
+
+
+def test_sign_in_seals_and_opens() -> None:
+    key = Ed25519PrivateKey.generate()
+    body = wire.VisitSignIn(**SIGN_IN)
+    env = open_envelope(Signer("kiosk-1", key).seal(body, seq=1, now=NOW), {"kiosk-1": key.public_key()})
+    assert env.body == body and env.type == "visit.sign_in"
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("first", "Ana\x1b@"), ("last", "\u202eevil"), ("first", ""), ("first", "x" * 65),
+    ("token", "short"), ("category", "student"), ("dob", "02/01/1990"), ("photo_jpeg", "<script>"),
+])
+def test_sign_in_refuses(field: str, value: str) -> None:
+    with pytest.raises(MessageError) as err:
+        decode_body("visit.sign_in", {**SIGN_IN, field: value})
+    assert err.value.reason == "bad_body" and field in str(err.value)
+
+
+def test_emoji_and_rtl_are_allowed() -> None:
+    body = decode_body("visit.sign_in", {**SIGN_IN, "first": "שרה 😀"})
+    assert body.first == "שרה 😀"
+
+
+def test_local_sign_in_has_no_dob_field() -> None:
+    assert "dob" not in wire.VisitLocalSignIn.model_fields
+
+
+def test_every_type_is_registered() -> None:
+    from link.messages import types
+
+    for name in ("visit.sign_in", "visit.sign_out", "visit.find", "visit.directory", "visit.watchlist",
+                 "visit.local_sign_in", "visit.abandoned"):
+        assert name in types()
