@@ -1,8 +1,9 @@
 """``gatehouse-controller``: run a door controller, simulate one, or list its devices.
 
 Exit codes: 0 clean stop; 2 bad configuration or key files; 3 the credential cache is
-corrupt (left in place; systemd does not restart on 2 or 3, a person must look); 70 a
-fail-secure stop after an internal error (systemd restarts the service).
+corrupt (left in place; systemd does not restart on 2 or 3, a person must look); 4 the
+hardware cannot be opened (restarted: a reader may come back); 70 a fail-secure stop after
+an internal error (systemd restarts the service).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import json
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from controller import config as config_mod
 from controller.cache import AclCache, CacheCorrupt
 from controller.clock import ntp_probe
 from controller.config import ControllerConfig
+from hardware.errors import HardwareError
 from link import keys
 from link.client import BrokerConfig
 
@@ -28,6 +31,7 @@ log = logging.getLogger("gatehouse.controller")
 
 EXIT_CONFIG = 2
 EXIT_CACHE = 3
+EXIT_HARDWARE = 4
 
 
 class _KeyValueFormatter(logging.Formatter):
@@ -75,7 +79,9 @@ def broker_config(cfg: ControllerConfig) -> BrokerConfig:
             raise keys.KeyFileError(f"{b.password_file}: cannot read ({exc.strerror})") from None
     return BrokerConfig(host=b.host, port=b.port, client_id=cfg.device.id, ca_file=b.ca_file,
                         cert_file=b.cert_file, key_file=b.key_file, username=b.username,
-                        password=password, keepalive_s=b.keepalive_s)
+                        password=password, keepalive_s=b.keepalive_s,
+                        backoff_min_s=min(1.0, float(b.backoff_max_s)),
+                        backoff_max_s=float(b.backoff_max_s))
 
 
 def _version() -> str:
@@ -128,60 +134,88 @@ def list_devices(cfg: ControllerConfig, *, simulate: bool) -> int:
     return 0
 
 
+class ControllerApp:
+    """Everything one controller process runs: cache, link, doors and the service."""
+
+    def __init__(self, cfg: ControllerConfig, *, simulate: bool,
+                 clock: Callable[[], datetime] | None = None) -> None:
+        from controller.service import ControllerService, utc_now
+        from link.device import DeviceLink
+
+        self.cfg = cfg
+        self.simulate = simulate
+        private_key = keys.load_private(cfg.keys.device_key)
+        hub_key = keys.load_public(cfg.keys.hub_public_key)
+        site_key = read_site_key(cfg.keys.site_key_file)
+        broker = broker_config(cfg)
+        clock = clock or utc_now
+        self.cache = AclCache(cfg.device.state_dir / "acl.db")
+        self.link: Any = None
+        self.doors: dict[str, Any] = {}
+        try:
+            self.link = DeviceLink(cfg.device.id, kind="controller", private_key=private_key,
+                                   hub_key=hub_key, broker=broker, state_dir=cfg.device.state_dir,
+                                   clock=clock, version=_version(), accept_sim=simulate)
+            self.doors = build_doors(cfg, simulate=simulate)
+            self.service = ControllerService(
+                device_id=cfg.device.id, cache=self.cache, link=self.link, doors=self.doors,
+                site_key=site_key, clock=clock, ntp_synced=ntp_probe(cfg.clock.ntp),
+                clock_tolerance_s=cfg.clock.tolerance_s,
+                status_interval_s=cfg.device.status_interval_s,
+                sync_check_s=cfg.device.sync_check_s)
+        except BaseException:
+            self.close()
+            raise
+
+    def start(self) -> None:
+        """Wire the inputs, start the worker, connect to the broker."""
+        service = self.service
+        self.link.on_acl(service.acl_message)
+        self.link.on_broadcast(service.broadcast)
+        if self.simulate:
+            self.link.on_sim(lambda name, sim: service.sim_input(name, sim, doors_hw=self.doors))
+        for door_id, hw in self.doors.items():
+            hw.start(on_card=lambda read, d=door_id: service.card(d, read.uid),
+                     on_input=lambda event, d=door_id: service.door_input(d, event.kind),
+                     on_key=lambda key, d=door_id: service.key(d, key))
+        service.start()
+        self.link.start()
+        log.info("event=started device=%s doors=%s simulate=%s acl_version=%s",
+                 self.cfg.device.id, ",".join(self.doors), self.simulate, self.cache.version)
+
+    def close(self) -> None:
+        """Stop everything, strikes first; after a fault leave without a clean disconnect."""
+        service = getattr(self, "service", None)
+        is_clean = service is None or service.exit_code == 0
+        if service is not None and is_clean:
+            service.stop()
+        for hw in self.doors.values():
+            hw.close()
+        self.doors = {}
+        if self.link is not None:
+            # After a fault the broker publishes our last will (offline) for us.
+            self.link.stop(clean=is_clean)
+            self.link = None
+        self.cache.close()
+
+
 def run(cfg: ControllerConfig, *, simulate: bool) -> int:
     """Run the controller until SIGTERM/SIGINT or a fail-secure stop; return the exit code."""
-    from link.device import DeviceLink
-
-    from controller.service import ControllerService
-
-    private_key = keys.load_private(cfg.keys.device_key)
-    hub_key = keys.load_public(cfg.keys.hub_public_key)
-    site_key = read_site_key(cfg.keys.site_key_file)
-    state_dir = cfg.device.state_dir
-    cache = AclCache(state_dir / "acl.db")
-    link = None
-    doors: dict[str, Any] = {}
+    app = ControllerApp(cfg, simulate=simulate)
     try:
-        link = DeviceLink(cfg.device.id, kind="controller", private_key=private_key,
-                          hub_key=hub_key, broker=broker_config(cfg), state_dir=state_dir,
-                          version=_version(), accept_sim=simulate)
-        doors = build_doors(cfg, simulate=simulate)
-        service = ControllerService(
-            device_id=cfg.device.id, cache=cache, link=link, doors=doors, site_key=site_key,
-            ntp_synced=ntp_probe(cfg.clock.ntp), clock_tolerance_s=cfg.clock.tolerance_s,
-            status_interval_s=cfg.device.status_interval_s, sync_check_s=cfg.device.sync_check_s)
-        link.on_acl(service.acl_message)
-        link.on_broadcast(service.broadcast)
-        if simulate:
-            link.on_sim(lambda name, sim: service.sim_input(name, sim, doors_hw=doors))
-        for door_id, hw in doors.items():
-            hw.start(on_card=lambda read, d=door_id: service.card(d, read.uid),
-                     on_contact=lambda is_open, d=door_id: service.contact(d, is_open),
-                     on_rex=lambda d=door_id: service.rex(d))
-        service.start()
-        link.start()
+        app.start()
 
         def on_signal(signum: int, _frame: Any) -> None:
             log.info("event=stopping signal=%d", signum)
-            service.stop()
+            app.service.stop()
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
-        log.info("event=started device=%s doors=%s simulate=%s acl_version=%s",
-                 cfg.device.id, ",".join(doors), simulate, cache.version)
-        while not service.done.wait(0.5):
+        while not app.service.done.wait(0.5):
             pass
-        code = service.exit_code
-        if code == 0:
-            service.stop()
-        return code
+        return app.service.exit_code
     finally:
-        for hw in doors.values():
-            hw.close()
-        if link is not None:
-            # After a fault, leave uncleanly: the broker publishes our last will (offline).
-            link.stop(clean=getattr(locals().get("service"), "exit_code", 0) == 0)
-        cache.close()
+        app.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -211,6 +245,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CacheCorrupt as exc:
         print(f"gatehouse-controller: {exc}", file=sys.stderr)
         return EXIT_CACHE
+    except HardwareError as exc:
+        print(f"gatehouse-controller: hardware: {exc}", file=sys.stderr)
+        return EXIT_HARDWARE
 
 
 if __name__ == "__main__":

@@ -30,8 +30,9 @@ Example::
     relay_pin = 17
     contact_pin = 27
     rex_pin = 22
-    led_pin = 23
-    buzzer_pin = 24
+    green_led_pin = 5
+    red_led_pin = 6
+    buzzer_pin = 13
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ class BrokerSection(_Strict):
     username: str | None = None
     password_file: Path | None = None
     keepalive_s: Annotated[int, Field(ge=5, le=600)] = 30
+    #: reconnect backoff ceiling (seconds)
+    backoff_max_s: Annotated[int, Field(ge=1, le=600)] = 30
 
 
 class KeysSection(_Strict):
@@ -109,19 +112,38 @@ class ReaderConfig(_Strict):
     poll_interval_ms: Annotated[int, Field(ge=10, le=1000)] = 50
 
 
+class KeypadConfig(_Strict):
+    """A 3x4 matrix keypad for card + PIN doors (rows driven, columns read)."""
+
+    row_pins: Annotated[list[Pin], Field(min_length=4, max_length=4)] = [12, 16, 20, 21]
+    col_pins: Annotated[list[Pin], Field(min_length=3, max_length=3)] = [19, 26, 23]
+
+
 class DoorConfig(_Strict):
-    """One door wired to this Pi (BCM pin numbers)."""
+    """One door wired to this Pi (BCM pin numbers; see :class:`hardware.door.DoorIO`)."""
 
     id: DeviceId
     reader: ReaderConfig = Field(default_factory=ReaderConfig)
     relay_pin: Pin
+    #: many relay modules switch on a low input: set false for those
     relay_active_high: bool = True
     contact_pin: Pin
-    #: the contact reads "pressed" (pulled low) while the door is closed
-    contact_closed_low: bool = True
+    contact_normally_closed: bool = True
     rex_pin: Pin | None = None
-    led_pin: Pin | None = None
+    green_led_pin: Pin | None = None
+    red_led_pin: Pin | None = None
     buzzer_pin: Pin | None = None
+    tamper_pin: Pin | None = None
+    keypad: KeypadConfig | None = None
+
+    def pins(self) -> list[int]:
+        """Every GPIO this door uses."""
+        used = [self.relay_pin, self.contact_pin, self.rex_pin, self.green_led_pin,
+                self.red_led_pin, self.buzzer_pin, self.tamper_pin, self.reader.irq_pin,
+                self.reader.rst_pin]
+        if self.keypad is not None:
+            used += self.keypad.row_pins + self.keypad.col_pins
+        return [p for p in used if p is not None]
 
 
 class ControllerConfig(_Strict):
@@ -140,10 +162,12 @@ class ControllerConfig(_Strict):
             raise ValueError("door ids must differ")
         pins: list[int] = []
         for d in self.doors:
-            pins += [p for p in (d.relay_pin, d.contact_pin, d.rex_pin, d.led_pin, d.buzzer_pin,
-                                 d.reader.irq_pin) if p is not None]
+            pins += d.pins()
         if len(set(pins)) != len(pins):
             raise ValueError("a GPIO pin is used twice")
+        readers = [(d.reader.bus, d.reader.device) for d in self.doors]
+        if len(set(readers)) != len(readers):
+            raise ValueError("two doors name the same SPI reader")
         return self
 
 

@@ -1,48 +1,51 @@
-"""The devices of one door, assembled from ``controller.toml`` (real pins or MockFactory).
+"""The devices of one door, assembled from ``controller.toml`` out of :mod:`hardware`.
 
-This module only wires: the card reader comes from :mod:`hardware.reader` (the MFRC522
-driver, or its emulated chip in simulation) and the strike, contact, request-to-exit, LED
-and buzzer are gpiozero's own devices on an injected pin factory (``MockFactory`` when
-simulating). The controller drives a door through :class:`DoorHardware` only.
+This module only wires: the card reader is :class:`hardware.reader.Mfrc522Reader` (or
+:class:`~hardware.reader.SimReader`, the real mfrc522 code on an emulated chip), the strike,
+contact, exit button, tamper switch, LEDs and buzzer are :class:`hardware.door.DoorIO` (or
+:class:`~hardware.door.SimDoorIO` on ``MockFactory`` pins), the keypad is
+:class:`hardware.keypad.MatrixKeypad` (or :class:`~hardware.keypad.SimKeypad`). The
+controller drives a door through :class:`DoorHardware` only.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
-from gpiozero import LED, Button, Buzzer, OutputDevice
-
 from controller.config import DoorConfig
+from hardware import door as hwdoor
+from hardware.keypad import MatrixKeypad, SimKeypad
 from hardware.reader import CardRead, Mfrc522Reader, SimReader
 
 log = logging.getLogger("gatehouse.controller.hw")
 
-# (on_time, off_time, repeats or None for "until changed")
-_LED_PATTERNS: dict[str, tuple[float, float, int | None] | bool] = {
-    "idle": False, "grant": True, "deny": (0.1, 0.1, 3), "held": (0.5, 0.5, None),
-    "forced": (0.2, 0.2, None), "lockdown": (1.0, 1.0, None), "pin": (0.25, 0.25, 40),
-    "fault": (0.1, 0.9, None),
+#: LED pattern -> (green, red); "deny" lights red for DENY_SHOW_S then returns to idle.
+_LEDS: dict[str, tuple[bool, bool]] = {
+    "idle": (False, False), "grant": (True, False), "deny": (False, True),
+    "held": (False, True), "forced": (False, True), "lockdown": (False, True),
+    "pin": (True, True), "fault": (False, True),
 }
-_BUZZER_PATTERNS: dict[str, tuple[float, float, int | None] | bool] = {
-    "off": False, "grant": (0.1, 0.1, 1), "deny": (0.1, 0.1, 3), "alarm": (0.5, 0.5, None),
-}
+#: buzzer pattern -> seconds on (None: until told otherwise, 0: off)
+_BUZZ: dict[str, float | None] = {"off": 0, "grant": 0.1, "deny": 0.4, "alarm": None}
+DENY_SHOW_S = 1.0
 
 
 class DoorHardware:
-    """A door's reader, strike relay, contact, exit button, LED and buzzer.
+    """A door's reader, door I/O (strike, contact, exit, tamper, LEDs, buzzer) and keypad.
 
-    Wiring (BCM numbers from the config): the strike relay on ``relay_pin`` (active high
-    unless ``relay_active_high = false``; a fail-secure strike locks when unpowered), the
-    reed contact between ``contact_pin`` and ground (closed door pulls it low), the
-    request-to-exit button between ``rex_pin`` and ground, the LED and buzzer on their pins.
+    Wiring is :class:`hardware.door.DoorIO`'s: the strike relay's input on ``relay_pin``
+    (a fail-secure strike is locked while the relay is off), the reed contact and tamper
+    switch between their pin and GND, the exit button closing its pin to GND; the MFRC522
+    on SPI (CE0 or CE1) with its reset on ``reader.rst_pin``.
 
     Example::
 
         door = DoorHardware(cfg, pin_factory=MockFactory(), simulate=True)
-        door.start(on_card=print, on_contact=print, on_rex=print)
-        door.sim_open(); door.close()
+        door.start(on_card=print, on_input=print, on_key=print)
+        door.io.open_door(); door.close()
     """
 
     def __init__(self, cfg: DoorConfig, *, pin_factory: Any = None, simulate: bool = False,
@@ -50,102 +53,112 @@ class DoorHardware:
         self.cfg = cfg
         self.id = cfg.id
         self.simulate = simulate
-        self._factory = pin_factory
-        self._devices: list[Any] = []
+        self._timers: list[threading.Timer] = []
+        self._lock = threading.Lock()
+        self.keypad: MatrixKeypad | None = None
+        self.reader: Mfrc522Reader | None = None
+        io_cls = hwdoor.SimDoorIO if simulate else hwdoor.DoorIO
+        self.io = io_cls(cfg.id, relay_pin=cfg.relay_pin, contact_pin=cfg.contact_pin,
+                         rex_pin=cfg.rex_pin, green_led_pin=cfg.green_led_pin,
+                         red_led_pin=cfg.red_led_pin, buzzer_pin=cfg.buzzer_pin,
+                         tamper_pin=cfg.tamper_pin, relay_active_high=cfg.relay_active_high,
+                         contact_normally_closed=cfg.contact_normally_closed,
+                         pin_factory=pin_factory)
         try:
-            self.relay = self._add(OutputDevice(cfg.relay_pin, active_high=cfg.relay_active_high,
-                                                initial_value=False, pin_factory=pin_factory))
-            self.contact = self._add(Button(cfg.contact_pin, pull_up=True,
-                                            pin_factory=pin_factory))
-            if simulate:
-                # A simulated door starts closed: the reed switch pulls the line low.
-                pin_factory.pin(cfg.contact_pin).drive_low()
-            self.rex = (self._add(Button(cfg.rex_pin, pull_up=True, pin_factory=pin_factory))
-                        if cfg.rex_pin is not None else None)
-            self.led = (self._add(LED(cfg.led_pin, pin_factory=pin_factory))
-                        if cfg.led_pin is not None else None)
-            self.buzzer = (self._add(Buzzer(cfg.buzzer_pin, pin_factory=pin_factory))
-                           if cfg.buzzer_pin is not None else None)
             r = cfg.reader
-            reader_cls = SimReader if (simulate or r.type == "sim") else Mfrc522Reader
-            extra: dict[str, Any] = {"board": board} if reader_cls is SimReader else {}
-            self.reader = reader_cls(name=cfg.id, bus=r.bus, device=r.device, rst_pin=r.rst_pin,
-                                     irq_pin=r.irq_pin, poll_interval_s=r.poll_interval_ms / 1000,
-                                     pin_factory=pin_factory, **extra)
-            self._devices.append(self.reader)
+            if simulate or r.type == "sim":
+                self.reader = SimReader(name=cfg.id, bus=r.bus, device=r.device,
+                                        rst_pin=r.rst_pin, irq_pin=r.irq_pin,
+                                        poll_interval_s=r.poll_interval_ms / 1000,
+                                        board=board, pin_factory=pin_factory)
+            else:
+                self.reader = Mfrc522Reader(name=cfg.id, bus=r.bus, device=r.device,
+                                            rst_pin=r.rst_pin, irq_pin=r.irq_pin,
+                                            poll_interval_s=r.poll_interval_ms / 1000,
+                                            pin_factory=pin_factory)
+            if cfg.keypad is not None:
+                kp_cls = SimKeypad if simulate else MatrixKeypad
+                self.keypad = kp_cls(f"{cfg.id}-keypad", tuple(cfg.keypad.row_pins),
+                                     tuple(cfg.keypad.col_pins), pin_factory=pin_factory)
         except BaseException:
             self.close()
             raise
 
-    def _add(self, device: Any) -> Any:
-        self._devices.append(device)
-        return device
-
     # ------------------------------------------------------------------ inputs
     def is_open(self) -> bool:
-        """True when the door contact reads open."""
-        pressed = bool(self.contact.is_pressed)
-        return not pressed if self.cfg.contact_closed_low else pressed
+        """True when the (debounced) door contact reads open."""
+        return bool(self.io.is_open)
 
     def start(self, *, on_card: Callable[[CardRead], None],
-              on_contact: Callable[[bool], None], on_rex: Callable[[], None]) -> None:
-        """Route the door's inputs to the callbacks and start polling the reader."""
-        def changed() -> None:
-            on_contact(self.is_open())
-
-        self.contact.when_pressed = changed
-        self.contact.when_released = changed
-        if self.rex is not None:
-            self.rex.when_pressed = on_rex
-        self.reader.start(on_card)
+              on_input: Callable[[hwdoor.DoorInput], None],
+              on_key: Callable[[str], None] | None = None) -> None:
+        """Route the door's inputs to the callbacks and start the polling threads."""
+        self.io.start(on_input)
+        if self.reader is not None:
+            self.reader.start(on_card)
+        if self.keypad is not None and on_key is not None:
+            self.keypad.start(on_key)
 
     # ------------------------------------------------------------------ outputs
     def relay_ready(self) -> bool:
-        """True when the strike relay can be driven (open device, reads back as commanded)."""
-        return not self.relay.closed
+        """True when the strike relay can be driven (door I/O open, relay device open)."""
+        return not getattr(self.io, "_closed", False) and not self.io.relay.closed
 
     def set_relay(self, on: bool) -> None:
         """Energise or release the strike; raise if the relay does not read back as told."""
         if on:
-            self.relay.on()
+            self.io.unlock()
         else:
-            self.relay.off()
-        if bool(self.relay.value) != on:
-            raise OSError(f"relay of door {self.id} reads {self.relay.value} after set {on}")
-
-    def relay_is_on(self) -> bool:
-        """The strike relay's current state."""
-        return not self.relay.closed and bool(self.relay.value)
+            self.io.lock()
+        if self.io.is_unlocked != on:
+            raise OSError(f"strike relay of door {self.id} did not follow the command")
 
     def show(self, pattern: str) -> None:
-        """Show an LED pattern."""
-        _run_pattern(self.led, _LED_PATTERNS[pattern])
+        """Show an LED pattern (green, red, or both for "enter PIN")."""
+        green, red = _LEDS[pattern]
+        self.io.set_leds(green=green, red=red)
+        if pattern == "deny":
+            self._later(DENY_SHOW_S, lambda: self.io.set_leds(False, False))
 
     def sound(self, pattern: str) -> None:
         """Sound a buzzer pattern."""
-        _run_pattern(self.buzzer, _BUZZER_PATTERNS[pattern])
+        seconds = _BUZZ[pattern]
+        self.io.set_buzzer(seconds != 0)
+        if seconds:
+            self._later(seconds, lambda: self.io.set_buzzer(False))
+
+    def _later(self, seconds: float, action: Callable[[], None]) -> None:
+        def run() -> None:
+            try:
+                action()
+            except Exception as exc:  # the door may have closed meanwhile
+                log.debug("door=%s event=indicator_timer_failed error=%s", self.id, exc)
+
+        timer = threading.Timer(seconds, run)
+        timer.daemon = True
+        with self._lock:
+            self._timers = [t for t in self._timers if t.is_alive()] + [timer]
+        timer.start()
 
     # ------------------------------------------------------------------ simulation helpers
-    def _pin(self, number: int) -> Any:
+    def _sim(self) -> Any:
         if not self.simulate:
             raise RuntimeError("simulation helpers work only with --simulate")
-        return self._factory.pin(number)
+        return self.io
 
     def sim_open(self) -> None:
-        """Open the simulated door (the reed switch releases its line)."""
-        self._pin(self.cfg.contact_pin).drive_high()
+        """Open the simulated door."""
+        self._sim().open_door()
 
     def sim_close(self) -> None:
         """Close the simulated door."""
-        self._pin(self.cfg.contact_pin).drive_low()
+        self._sim().close_door()
 
     def sim_rex(self) -> None:
-        """Press and release the simulated request-to-exit button."""
-        if self.cfg.rex_pin is None:
-            raise RuntimeError(f"door {self.id} has no request-to-exit button")
-        pin = self._pin(self.cfg.rex_pin)
-        pin.drive_low()
-        pin.drive_high()
+        """Press the simulated exit button (released shortly after)."""
+        io = self._sim()
+        io.press_rex()
+        self._later(0.2, io.release_rex)
 
     def sim_tap(self, uid: bytes) -> None:
         """Hold a card on the emulated reader briefly."""
@@ -156,40 +169,20 @@ class DoorHardware:
     # ------------------------------------------------------------------ lifecycle
     def state(self) -> dict[str, Any]:
         """A printable summary of the door's devices."""
-        return {
-            "door": self.id,
-            "relay": {"pin": self.cfg.relay_pin, "on": self.relay_is_on(),
-                      "closed": self.relay.closed},
-            "contact": {"pin": self.cfg.contact_pin, "open": self.is_open()},
-            "rex": {"pin": self.cfg.rex_pin},
-            "led": {"pin": self.cfg.led_pin},
-            "buzzer": {"pin": self.cfg.buzzer_pin},
-            "reader": self.reader.state(),
-        }
+        return {"door": self.id, "io": self.io.state(),
+                "reader": self.reader.state() if self.reader is not None else None,
+                "keypad": self.keypad.state() if self.keypad is not None else None}
 
     def close(self) -> None:
-        """Release the strike first, then every device; idempotent."""
-        relay = getattr(self, "relay", None)
-        if relay is not None and not relay.closed:
-            try:
-                relay.off()
-            except Exception:  # closing anyway: an unpowered strike is locked
-                log.exception("door=%s event=relay_off_failed_on_close", self.id)
-        for device in reversed(self._devices):
-            try:
-                device.close()
-            except Exception:
-                log.exception("door=%s event=close_failed device=%r", self.id, device)
-        self._devices.clear()
-
-
-def _run_pattern(device: Any, pattern: tuple[float, float, int | None] | bool) -> None:
-    if device is None or device.closed:
-        return
-    if pattern is True:
-        device.on()
-    elif pattern is False:
-        device.off()
-    else:
-        on_s, off_s, n = pattern
-        device.blink(on_time=on_s, off_time=off_s, n=n, background=True)
+        """Lock the strike first, then release every device; idempotent."""
+        with self._lock:
+            timers, self._timers = self._timers, []
+        for timer in timers:
+            timer.cancel()
+        self.io.close()  # DoorIO.close drops the relay before letting go of the pin
+        for device in (self.reader, self.keypad):
+            if device is not None:
+                try:
+                    device.close()
+                except Exception:
+                    log.exception("door=%s event=close_failed device=%r", self.id, device)

@@ -27,11 +27,14 @@ from controller import door as doorsm
 from controller import policy
 from controller.cache import AclCache, ApplyResult
 from controller.clock import is_trusted
+from hardware.door import (
+    DOOR_CLOSED, DOOR_OPENED, REX_PRESSED, TAMPER_CLOSED, TAMPER_OPENED,
+)
 from link.envelope import Envelope
 from link.keys import card_hmac
 from link.messages import (
     AccessDenied, AccessGranted, AclApplied, AclDelta, AclResync, AclSnapshot, Body,
-    DeviceFault, Lockdown, SimContact, SimInput, SimPin, SimRex, SimTap, WrongPins,
+    DeviceFault, DeviceTamper, Lockdown, SimContact, SimInput, SimPin, SimRex, SimTap, WrongPins,
 )
 
 log = logging.getLogger("gatehouse.controller")
@@ -135,6 +138,7 @@ class ControllerService:
         self._states = {d: doorsm.DoorState(d) for d in doors}
         self._recent: deque[policy.Recent] = deque(maxlen=512)
         self._pending_pin: dict[str, _PendingPin] = {}
+        self._keys: dict[str, str] = {}
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self.done = threading.Event()
@@ -168,6 +172,25 @@ class ControllerService:
     def rex(self, door: str) -> None:
         """Request-to-exit pressed."""
         self._queue.put(_Input("rex", door))
+
+    def tamper(self, door: str, is_open: bool) -> None:
+        """The reader's tamper switch changed."""
+        self._queue.put(_Input("tamper", door, bool(is_open)))
+
+    def door_input(self, door: str, kind: str) -> None:
+        """A debounced input change from :class:`hardware.door.DoorIO`."""
+        if kind == DOOR_OPENED:
+            self.contact(door, True)
+        elif kind == DOOR_CLOSED:
+            self.contact(door, False)
+        elif kind == REX_PRESSED:
+            self.rex(door)
+        elif kind in (TAMPER_OPENED, TAMPER_CLOSED):
+            self.tamper(door, kind == TAMPER_OPENED)
+
+    def key(self, door: str, key: str) -> None:
+        """One key from the door's keypad: digits collect, ``#`` enters, ``*`` clears."""
+        self._queue.put(_Input("key", door, key))
 
     def acl_message(self, env: Envelope) -> None:
         """A verified, fresh message from ``hub/<device>/acl``."""
@@ -276,6 +299,11 @@ class ControllerService:
             self._apply(item.door or "", doorsm.Contact(item.payload), now)
         elif item.kind == "rex":
             self._apply(item.door or "", doorsm.Rex(), now)
+        elif item.kind == "key":
+            self._on_key(item.door or "", item.payload, now)
+        elif item.kind == "tamper":
+            self.link.send_event(DeviceTamper(open=item.payload))
+            log.warning("door=%s event=tamper open=%s", item.door, item.payload)
         elif item.kind == "acl":
             self._on_acl(item.payload, now)
         elif item.kind == "broadcast":
@@ -358,6 +386,7 @@ class ControllerService:
             return
         cred = card_hmac(self._site_key, uid)
         self._pending_pin.pop(door_id, None)
+        self._keys[door_id] = ""
         decision = self._decide(door_id, policy.Presentation(cred, card_at=now), now)
         if decision.is_awaiting_pin:
             rules = self.cache.door(door_id)
@@ -367,6 +396,16 @@ class ControllerService:
             log.info("door=%s event=awaiting_pin holder=%s", door_id, decision.holder)
             return
         self._outcome(door_id, decision, now)
+
+    def _on_key(self, door_id: str, key: str, now: datetime) -> None:
+        buffer = self._keys.get(door_id, "")
+        if key == "*":
+            self._keys[door_id] = ""
+        elif key == "#":
+            self._keys[door_id] = ""
+            self._on_pin(door_id, buffer, now)
+        elif len(buffer) < policy.PIN_MAX_DIGITS + 4:
+            self._keys[door_id] = buffer + key
 
     def _on_pin(self, door_id: str, digits: str, now: datetime) -> None:
         pending = self._pending_pin.pop(door_id, None)
