@@ -71,12 +71,15 @@ def wants_json() -> bool:
     return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
 
 
-def deny(status: int, reason: str, message: str | None = None) -> Response:
-    """Log a refusal with its reason and answer with the status and no data."""
+def deny(status: int, reason: str, message: str | None = None, *, by: str = "view") -> Response:
+    """Log a refusal with its reason and answer with the status and no data.
+
+    ``by`` says who refused: ``guard`` (the permission table) or ``view`` (the view's own checks).
+    """
     actor = current_actor()
     log.warning(
-        "auth.denied status=%s reason=%s endpoint=%s method=%s actor=%s addr=%s",
-        status, reason, request.endpoint, request.method,
+        "auth.denied by=%s status=%s reason=%s endpoint=%s method=%s actor=%s addr=%s",
+        by, status, reason, request.endpoint, request.method,
         actor.label if actor else "-", request.remote_addr,
     )
     text = message or {
@@ -110,9 +113,11 @@ def safe_next(target: str | None) -> str | None:
 
 def _login_redirect() -> Response:
     if request.method == "GET" and not wants_json():
+        log.info("auth.denied by=guard status=302 reason=not_signed_in endpoint=%s addr=%s",
+                 request.endpoint, request.remote_addr)
         nxt = request.full_path if request.query_string else request.path
         return redirect(url_for("auth.login", next=nxt))
-    return deny(401, "not_signed_in")
+    return deny(401, "not_signed_in", by="guard")
 
 
 def reauth_fresh() -> bool:
@@ -126,10 +131,12 @@ def reauth_fresh() -> bool:
 
 def _reauth_redirect() -> Response:
     if request.method == "GET" and not wants_json():
+        log.info("auth.denied by=guard status=302 reason=reauth_required endpoint=%s addr=%s",
+                 request.endpoint, request.remote_addr)
         nxt = request.full_path if request.query_string else request.path
         return redirect(url_for("auth.reauth", next=nxt))
     return deny(403, "reauth_required",
-                "Confirm your password and second factor first (Account → Re-authenticate).")
+                "Confirm your password and second factor first (Account → Re-authenticate).", by="guard")
 
 
 def require_recent_auth(view: F) -> F:
@@ -170,17 +177,17 @@ def guard() -> Response | None:
         return None  # Flask answers 404/405 itself
     rule = ENDPOINTS.get(request.endpoint)
     if rule is None:
-        return deny(403, "undeclared_endpoint")
+        return deny(403, "undeclared_endpoint", by="guard")
     action = rule.action_for(request.method)
     if action is None:
-        return deny(403, "undeclared_method")
+        return deny(403, "undeclared_method", by="guard")
 
     if rule.api:
         if action == PUBLIC:
             return None
         actor = _bearer_actor()
         if actor is None:
-            return deny(401, "bad_token")
+            return deny(401, "bad_token", by="guard")
         g.actor = actor
         if action in (PARTIAL, SIGNED_IN):
             return None  # any valid token
@@ -189,10 +196,10 @@ def guard() -> Response | None:
             try:
                 csrf.protect()
             except CSRFError as exc:
-                log.warning("auth.denied status=400 reason=csrf endpoint=%s addr=%s detail=%s",
+                log.warning("auth.denied by=guard status=400 reason=csrf endpoint=%s addr=%s detail=%s",
                             request.endpoint, request.remote_addr, exc.description)
                 return deny(400, "csrf", "The form expired or was not sent by this site. "
-                                         "Reload the page and try again.")
+                                         "Reload the page and try again.", by="guard")
         if action == PUBLIC:
             return None
         stage = getattr(session, "stage", None)
@@ -219,12 +226,15 @@ def guard() -> Response | None:
                                            settings.password_rotation_days)):
             if request.method == "GET" and not wants_json():
                 return redirect(url_for("auth.password_change", reason="rotation"))
-            return deny(403, "password_rotation_due", "Your password has expired; change it first.")
+            return deny(403, "password_rotation_due", "Your password has expired; change it first.", by="guard")
         if action == SIGNED_IN:
             return None
 
     assert action not in (PUBLIC, PARTIAL, SIGNED_IN)
     actor = g.actor
+    role_check = decide(actor, action, None)  # role and token scope first: no lookup for outsiders
+    if not role_check.allowed:
+        return deny(role_check.status, role_check.reason, by="guard")
     buildings: Any = None
     view_args = request.view_args or {}
     if rule.building_arg is not None:
@@ -232,19 +242,19 @@ def guard() -> Response | None:
     elif rule.object_arg is not None:
         resolver = RESOLVERS.get(rule.object_arg)
         if resolver is None:
-            return deny(403, "no_resolver")
+            return deny(403, "no_resolver", by="guard")
         from hub.db import get_session
 
         found = resolver(get_session(), str(view_args.get(rule.object_arg, "")))
         if found is None:
-            return deny(404, "object_not_found")
+            return deny(404, "object_not_found", by="guard")
         buildings = found
     decision = decide(actor, action, buildings)
     if not decision.allowed:
         if decision.reason == "building_scope" and rule.object_arg is not None:
             # an object of another building looks exactly like a missing one
-            return deny(404, "object_out_of_scope")
-        return deny(decision.status, decision.reason)
+            return deny(404, "object_out_of_scope", by="guard")
+        return deny(decision.status, decision.reason, by="guard")
     g.action = action
     if ACTIONS[action].reauth and actor.via == "session" and not reauth_fresh():
         return _reauth_redirect()

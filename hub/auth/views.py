@@ -181,7 +181,7 @@ def webauthn_login_begin() -> Any:
     """Security-key options for the pending sign-in or re-authentication."""
     account, pending = _pending_account()
     if account is None or pending is None:
-        return deny(401, "no_pending_login")
+        return deny(400, "no_pending_login")
     keys = [c.credential_id for c in account.webauthn_credentials]
     if not keys:
         return deny(400, "no_security_key", "This account has no security key.")
