@@ -172,6 +172,7 @@ class ControllerApp:
         service = self.service
         self.link.on_acl(service.acl_message)
         self.link.on_broadcast(service.broadcast)
+        self.link.client.add_on_connected(service.connected)
         if self.simulate:
             self.link.on_sim(lambda name, sim: service.sim_input(name, sim, doors_hw=self.doors))
         for door_id, hw in self.doors.items():

@@ -220,6 +220,10 @@ class ControllerService:
         ids = list(self.doors)
         return ids[reader] if 0 <= reader < len(ids) else None
 
+    def connected(self) -> None:
+        """The link (re)connected: ask for what a restart or an outage may have missed."""
+        self._queue.put(_Input("connected"))
+
     def call(self, fn: Callable[[], Any]) -> None:
         """Run ``fn`` on the worker thread (tests and the CLI use it to read state safely)."""
         self._queue.put(_Input("call", None, fn))
@@ -310,6 +314,10 @@ class ControllerService:
             self._on_broadcast(item.payload, now)
         elif item.kind == "call":
             item.payload()
+        elif item.kind == "connected":
+            if self.cache.version is None or self._staging_since is not None:
+                self._last_resync = None
+                self._request_resync(now, "connected without a complete ACL")
 
     def _fail_secure(self, exc: BaseException) -> None:
         self.fault = f"{type(exc).__name__}: {exc}"[:200]
@@ -476,6 +484,7 @@ class ControllerService:
             return
         if result.outcome in ("applied", "current"):
             self._staging_since = None
+            self._last_resync = None  # answered: a new gap may ask again at once
             self.link.ack_acl(AclApplied(version=result.version or 0))
             for door_id in self.doors:
                 self._configure_door(door_id)
@@ -492,9 +501,10 @@ class ControllerService:
         if (self._last_resync is not None
                 and now - self._last_resync < timedelta(seconds=RESYNC_MIN_INTERVAL_S)):
             return
-        self._last_resync = now
-        self.link.request(AclResync(corr=secrets.token_hex(8), have_version=self.cache.version,
-                                    why=why[:200]))
+        delivery = self.link.request(AclResync(corr=secrets.token_hex(8),
+                                               have_version=self.cache.version, why=why[:200]))
+        # Unsent (offline) requests do not count: the next connect asks again.
+        self._last_resync = now if getattr(delivery, "sent", True) else None
         log.info("event=acl_resync_requested have=%s why=%s", self.cache.version, why)
 
     def _on_broadcast(self, env: Envelope, now: datetime) -> None:
