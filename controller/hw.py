@@ -179,7 +179,10 @@ class DoorHardware:
             timers, self._timers = self._timers, []
         for timer in timers:
             timer.cancel()
-        self.io.close()  # DoorIO.close drops the relay before letting go of the pin
+        try:
+            self.io.close()  # DoorIO.close drops the relay before letting go of the pin
+        except Exception:
+            log.exception("door=%s event=door_io_close_failed", self.id)
         for device in (self.reader, self.keypad):
             if device is not None:
                 try:

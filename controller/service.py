@@ -51,6 +51,10 @@ RESYNC_MIN_INTERVAL_S = 30
 TRUSTED_SAVE_S = 60
 
 
+class RelayFault(RuntimeError):
+    """A door's strike relay cannot be driven."""
+
+
 def utc_now() -> datetime:
     """The wall clock in UTC."""
     return datetime.now(UTC)
@@ -258,9 +262,14 @@ class ControllerService:
         self.done.set()
 
     def drain(self, timeout: float = 5.0) -> bool:
-        """Wait until every queued input so far has been handled (tests)."""
+        """Wait until every input queued so far, and the timers then due, have been handled."""
         marker = threading.Event()
-        self.call(marker.set)
+
+        def mark() -> None:
+            self._timers(self._clock())
+            marker.set()
+
+        self.call(mark)
         return marker.wait(timeout)
 
     # ------------------------------------------------------------------ the worker
@@ -328,9 +337,10 @@ class ControllerService:
                 io.show("fault")
             except Exception:
                 log.exception("door=%s event=relay_off_failed", door_id)
+        what = str(exc)[:150] if isinstance(exc, RelayFault) else "internal error"
         try:
-            self.link.send_event(DeviceFault(fault=f"internal error: {type(exc).__name__}"))
-            self.link.publish_status(faults=[f"internal error: {type(exc).__name__}"])
+            self.link.send_event(DeviceFault(fault=f"{what} ({type(exc).__name__})"))
+            self.link.publish_status(faults=[what])
         except Exception:
             log.exception("event=fault_event_failed")
         self.exit_code = EXIT_FAULT
@@ -438,8 +448,8 @@ class ControllerService:
                 self.link.send_event(AccessDenied(door=door_id, reason="relay_fault",
                                                   cred=decision.cred, holder=decision.holder,
                                                   severity="critical"))
-                self._apply(door_id, doorsm.Fault(), now)
-                return
+                # A strike we cannot drive is a hardware fault: fail secure and restart.
+                raise RelayFault(f"strike relay of door {door_id} cannot be driven")
             self.link.send_event(AccessGranted(
                 door=door_id, cred=decision.cred or "", holder=decision.holder or "",
                 via=decision.via, escort_by=decision.escort_by))
