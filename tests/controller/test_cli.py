@@ -1,0 +1,130 @@
+"""``gatehouse-controller``: exit codes and messages for each kind of bad start, and a clean run."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from controller.cli import EXIT_CACHE, EXIT_CONFIG, main
+from link import keys
+from tests.controller.acl import SITE_KEY
+
+
+def write_setup(tmp_path: Path, *, extra_door: str = "", port: int = 9) -> Path:
+    """Key files and a simulated controller.toml pointing at a broker nobody runs."""
+    keys.generate(tmp_path / "device.key", tmp_path / "device.pub")
+    keys.generate(tmp_path / "hub.key", tmp_path / "hub.pub")
+    (tmp_path / "site.key").write_text(SITE_KEY.hex())
+    path = tmp_path / "controller.toml"
+    path.write_text(f"""
+[device]
+id = "rr-ctl-9"
+state_dir = "{tmp_path / 'state'}"
+
+[broker]
+host = "127.0.0.1"
+port = {port}
+backoff_max_s = 1
+
+[keys]
+device_key = "{tmp_path / 'device.key'}"
+hub_public_key = "{tmp_path / 'hub.pub'}"
+site_key_file = "{tmp_path / 'site.key'}"
+
+[clock]
+ntp = "synced"
+
+[[doors]]
+id = "rr-1"
+relay_pin = 17
+contact_pin = 27
+rex_pin = 22
+reader = {{ type = "sim" }}
+{extra_door}
+""")
+    return path
+
+
+def test_list_devices_simulated(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--simulate --list-devices prints the doors, pins and emulated readers it would use."""
+    path = write_setup(tmp_path, extra_door="""
+[[doors]]
+id = "rr-2"
+relay_pin = 5
+contact_pin = 6
+reader = { type = "sim", device = 1, rst_pin = 24 }
+keypad = {}
+""")
+    assert main(["--config", str(path), "--simulate", "--list-devices"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["device"] == "rr-ctl-9" and out["simulate"] is True
+    assert [d["door"] for d in out["doors"]] == ["rr-1", "rr-2"]
+    first = out["doors"][0]
+    assert first["io"]["pins"]["relay"] == 17 and first["io"]["strike"] == "locked"
+    assert first["io"]["door"] == "closed" and first["reader"]["driver"] == "sim"
+    assert out["doors"][1]["keypad"]["driver"] == "sim"
+
+
+def test_bad_config_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An unknown key stops the start with its name and line."""
+    path = write_setup(tmp_path)
+    path.write_text(path.read_text().replace("rex_pin = 22", "rex_pin = 22\nrex_pn = 4"))
+    assert main(["--config", str(path), "--simulate"]) == EXIT_CONFIG
+    err = capsys.readouterr().err
+    assert "doors.0.rex_pn" in err and "line" in err and "unknown key" in err
+
+
+def test_missing_key_file_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A missing key file is named."""
+    path = write_setup(tmp_path)
+    (tmp_path / "hub.pub").unlink()
+    assert main(["--config", str(path), "--simulate"]) == EXIT_CONFIG
+    assert "hub.pub" in capsys.readouterr().err
+
+
+def test_short_site_key_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A site key under 16 bytes is refused."""
+    path = write_setup(tmp_path)
+    (tmp_path / "site.key").write_text("abcd")
+    assert main(["--config", str(path), "--simulate"]) == EXIT_CONFIG
+    assert "at least 16 bytes" in capsys.readouterr().err
+
+
+def test_corrupt_cache_exit_3_and_kept(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A corrupt cache file stops the start, says so, and is left untouched."""
+    path = write_setup(tmp_path)
+    cache = tmp_path / "state" / "acl.db"
+    cache.parent.mkdir(parents=True)
+    junk = b"SQLite format 3\x00" + b"\x13" * 5000
+    cache.write_bytes(junk)
+    assert main(["--config", str(path), "--simulate"]) == EXIT_CACHE
+    err = capsys.readouterr().err
+    assert "acl.db" in err and "kept" in err
+    assert cache.read_bytes() == junk
+
+
+def test_runs_offline_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    """The real console entry point runs with no broker and exits 0 on SIGTERM."""
+    path = write_setup(tmp_path)
+    with subprocess.Popen([sys.executable, "-m", "controller.cli", "--config", str(path),
+                           "--simulate"], stderr=subprocess.PIPE, text=True) as proc:
+        try:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and not (tmp_path / "state" / "outbox.db").exists():
+                time.sleep(0.1)
+            time.sleep(1.0)
+            assert proc.poll() is None
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=15)
+            assert proc.returncode == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert "event=started" in err and "level=" in err

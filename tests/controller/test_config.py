@@ -1,0 +1,117 @@
+"""controller.toml: strict validation that names the key and its line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from controller.config import ConfigError, load, parse
+
+GOOD = """\
+[device]
+id = "rr-ctl-1"
+state_dir = "/tmp/state"
+
+[broker]
+host = "hub.local"
+port = 8883
+
+[keys]
+device_key = "/etc/gatehouse/dev.key"
+hub_public_key = "/etc/gatehouse/hub.pub"
+site_key_file = "/etc/gatehouse/site.key"
+
+[[doors]]
+id = "rr-1"
+relay_pin = 17
+contact_pin = 27
+rex_pin = 22
+
+[[doors]]
+id = "rr-2"
+relay_pin = 5
+contact_pin = 6
+
+[doors.reader]
+type = "sim"
+device = 1
+rst_pin = 24
+
+[doors.keypad]
+row_pins = [12, 16, 20, 21]
+col_pins = [19, 26, 23]
+"""
+
+
+def test_good_config() -> None:
+    """A complete config loads with defaults filled in."""
+    cfg = parse(GOOD, environ={})
+    assert cfg.device.id == "rr-ctl-1" and cfg.device.state_dir == Path("/tmp/state")
+    assert cfg.doors[1].reader.type == "sim" and cfg.doors[1].keypad is not None
+    assert cfg.clock.ntp == "systemd" and cfg.broker.port == 8883
+
+
+@pytest.mark.parametrize("old, new, expected", [
+    ('port = 8883', 'port = 8883\nprt = 1', r"broker\.prt \(line 8\): unknown key"),
+    ('port = 8883', 'port = "8883"', r"broker\.port \(line 7\): Input should be a valid integer"),
+    ('relay_pin = 17', 'relay_pin = 99', r"doors\.0\.relay_pin \(line 16\)"),
+    ('type = "sim"', 'type = "pn532"', r"doors\.1\.reader\.type \(line 26\)"),
+    ('rst_pin = 24', 'rst_pin = 24\nspeed = 3', r"doors\.1\.reader\.speed \(line 29\): unknown key"),
+    ('id = "rr-2"', 'id = "RR 2"', r"doors\.1\.id \(line 21\)"),
+    ('contact_pin = 6', 'contact_pin = 17', r"GPIO pin is used twice"),
+    ('id = "rr-2"', 'id = "rr-1"', r"door ids must differ"),
+    ('[device]', '[device]\nmood = "happy"', r"device\.mood \(line 2\): unknown key"),
+    ('rex_pin = 22', 'rex_pin = 22\n[doors.io]\nx = 1', r"doors\.0\.io \(line 19\): unknown key"),
+], ids=["unknown key", "wrong type", "pin out of range", "unknown reader", "nested unknown",
+        "bad id", "shared pin", "duplicate door", "unknown in device", "unknown table"])
+def test_bad_config_names_key_and_line(old: str, new: str, expected: str) -> None:
+    """Each fault is refused with the dotted key and, where it has one, its line."""
+    with pytest.raises(ConfigError, match=expected):
+        parse(GOOD.replace(old, new, 1), environ={})
+
+
+def test_missing_section() -> None:
+    """A missing required section is named."""
+    text = GOOD.split("[keys]")[0] + GOOD.split("site.key\"\n")[1]
+    with pytest.raises(ConfigError, match="keys"):
+        parse(text, environ={})
+
+
+def test_not_toml() -> None:
+    """Broken TOML is refused with the parser's position."""
+    with pytest.raises(ConfigError, match="not valid TOML.*line"):
+        parse("[device\nid = 1", environ={})
+
+
+def test_env_overrides() -> None:
+    """GATEHOUSE_CONTROLLER_<SECTION>_<KEY> overrides scalars, typed like the file."""
+    cfg = parse(GOOD, environ={"GATEHOUSE_CONTROLLER_BROKER_HOST": "10.0.0.5",
+                               "GATEHOUSE_CONTROLLER_BROKER_PORT": "1883",
+                               "GATEHOUSE_CONTROLLER_CLOCK_NTP": "never"})
+    assert (cfg.broker.host, cfg.broker.port, cfg.clock.ntp) == ("10.0.0.5", 1883, "never")
+
+
+@pytest.mark.parametrize("env, expected", [
+    ({"GATEHOUSE_CONTROLLER_BROKER_PORT": "eighty"}, "expected an integer"),
+    ({"GATEHOUSE_CONTROLLER_DOORS_X": "1"}, "unknown override"),
+    ({"GATEHOUSE_CONTROLLER_BROKER_COLOUR": "red"}, "broker.colour.*unknown key"),
+])
+def test_bad_env_override(env: dict[str, str], expected: str) -> None:
+    """Overrides are as strict as the file."""
+    with pytest.raises(ConfigError, match=expected):
+        parse(GOOD, environ=env)
+
+
+def test_load_missing_file(tmp_path: Path) -> None:
+    """An unreadable file is named."""
+    with pytest.raises(ConfigError, match="cannot read"):
+        load(tmp_path / "nope.toml", environ={})
+
+
+def test_load_not_utf8(tmp_path: Path) -> None:
+    """A binary file is refused."""
+    path = tmp_path / "c.toml"
+    path.write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(ConfigError, match="UTF-8"):
+        load(path, environ={})
