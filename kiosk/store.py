@@ -1,0 +1,160 @@
+"""The kiosk's own small database: today's roster and the hub's caches.
+
+SQLite in WAL mode with ``synchronous=FULL`` in the state folder. The roster keeps, per visit
+signed in at this kiosk, what sign-out and the emergency roster need when the hub is away:
+the badge token's SHA-256, the name, times and state. Visits are purged a day after they end.
+The caches keep the hub's directory and hashed watch list (no names in it). Nothing here holds
+a date of birth, an ID number, an address or an ID image.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS roster (
+    visit TEXT PRIMARY KEY,
+    token_hash TEXT UNIQUE NOT NULL,
+    first TEXT NOT NULL,
+    last TEXT NOT NULL,
+    category TEXT NOT NULL,
+    host TEXT NOT NULL DEFAULT '',
+    signed_in_at TEXT NOT NULL,
+    expires_at TEXT,
+    state TEXT NOT NULL,
+    ended_at TEXT,
+    offline INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS cache (
+    name TEXT PRIMARY KEY,
+    body TEXT NOT NULL,
+    fetched_at TEXT NOT NULL
+);
+"""
+
+
+def token_hash(token: str) -> str:
+    """What the kiosk keeps of a badge token (same as the hub)."""
+    return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+@dataclass(frozen=True)
+class RosterVisit:
+    """One visit on this kiosk's roster."""
+
+    visit: str
+    first: str
+    last: str
+    category: str
+    host: str
+    signed_in_at: datetime
+    expires_at: datetime | None
+    state: str
+    offline: bool
+
+    @property
+    def label(self) -> str:
+        """``First L.``."""
+        return f"{self.first} {self.last[:1]}." if self.last else self.first
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+class KioskStore:
+    """Roster and caches in ``<state_dir>/kiosk.db``."""
+
+    def __init__(self, path: Path | str) -> None:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        #: the state folder this store lives in
+        self.dir = path.parent
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        """Close the database; idempotent."""
+        with self._lock:
+            self._db.close()
+
+    # ------------------------------------------------------------------ roster
+    def add_visit(self, *, visit: str, token: str, first: str, last: str, category: str, host: str,
+                  signed_in_at: datetime, expires_at: datetime | None, state: str, offline: bool) -> None:
+        """Record a visit signed in here."""
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO roster (visit, token_hash, first, last, category, host, signed_in_at,"
+                " expires_at, state, offline) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (visit, token_hash(token), first, last, category, host, _iso(signed_in_at), _iso(expires_at),
+                 state, int(offline)))
+
+    def _row(self, row: tuple | None) -> RosterVisit | None:
+        if row is None:
+            return None
+        return RosterVisit(visit=row[0], first=row[1], last=row[2], category=row[3], host=row[4],
+                           signed_in_at=_dt(row[5]), expires_at=_dt(row[6]), state=row[7], offline=bool(row[8]))
+
+    _COLS = "visit, first, last, category, host, signed_in_at, expires_at, state, offline"
+
+    def by_token(self, token: str) -> RosterVisit | None:
+        """The visit whose badge carries ``token``."""
+        with self._lock:
+            row = self._db.execute(f"SELECT {self._COLS} FROM roster WHERE token_hash = ?",
+                                   (token_hash(token),)).fetchone()
+        return self._row(row)
+
+    def get(self, visit: str) -> RosterVisit | None:
+        """One visit by id."""
+        with self._lock:
+            row = self._db.execute(f"SELECT {self._COLS} FROM roster WHERE visit = ?", (visit,)).fetchone()
+        return self._row(row)
+
+    def end(self, visit: str, state: str, now: datetime) -> None:
+        """Mark a visit signed out (or abandoned)."""
+        with self._lock:
+            self._db.execute("UPDATE roster SET state = ?, ended_at = ? WHERE visit = ?", (state, _iso(now), visit))
+
+    def on_site(self) -> list[RosterVisit]:
+        """Visits signed in here and not out, oldest first."""
+        with self._lock:
+            rows = self._db.execute(f"SELECT {self._COLS} FROM roster WHERE state IN ('on_site', 'held')"
+                                    " ORDER BY signed_in_at").fetchall()
+        return [self._row(r) for r in rows]
+
+    def purge(self, now: datetime, keep: timedelta = timedelta(days=1)) -> int:
+        """Forget visits that ended more than ``keep`` ago."""
+        with self._lock:
+            cur = self._db.execute("DELETE FROM roster WHERE ended_at IS NOT NULL AND ended_at < ?",
+                                   (_iso(now - keep),))
+        return cur.rowcount
+
+    # ------------------------------------------------------------------ caches
+    def put_cache(self, name: str, body: Any, now: datetime) -> None:
+        """Keep the latest copy of a hub answer."""
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO cache (name, body, fetched_at) VALUES (?,?,?)",
+                             (name, json.dumps(body, separators=(",", ":")), _iso(now)))
+
+    def get_cache(self, name: str) -> tuple[Any, datetime] | None:
+        """(body, fetched_at) or None."""
+        with self._lock:
+            row = self._db.execute("SELECT body, fetched_at FROM cache WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            return None
+        return json.loads(row[0]), _dt(row[1])
