@@ -73,6 +73,15 @@ def app(db_url, tmp_path, clock):
 
 
 @pytest.fixture
+def sqlite_app(tmp_path, clock):
+    """The hub app on a SQLite file only (tests that open the database file themselves)."""
+    app = make_test_app(f"sqlite:///{tmp_path}/hub.db", tmp_path, AUTH_CLOCK=clock)
+    app.test_client_class = HttpsClient
+    yield app
+    get_database(app).dispose()
+
+
+@pytest.fixture
 def make_account(app, clock):
     """Factory: an active account of a role, made from an invitation (as production does)."""
     counter = iter(range(1, 1000))
@@ -149,3 +158,14 @@ def mint_session(app, client: HttpsClient, account_id: int | None, now: datetime
             data_json=json.dumps({"csrf_token": raw_csrf, "pending": {"purpose": "login"}})))
     client.set_cookie(COOKIE_NAME, token, domain="hub.test", secure=True, httponly=True)
     return URLSafeTimedSerializer(app.secret_key, salt="wtf-csrf-token").dumps(raw_csrf)
+
+
+@pytest.fixture(autouse=True)
+def _restore_permission_table():
+    """Tests that declare test-only endpoints leave the shared table as they found it."""
+    from hub.auth import permissions
+
+    saved = dict(permissions.ENDPOINTS)
+    yield
+    permissions.ENDPOINTS.clear()
+    permissions.ENDPOINTS.update(saved)
