@@ -46,7 +46,7 @@ class HttpsClient(FlaskClient):
 
 
 @dataclass
-class TestAccount:
+class AccountInfo:
     """An account created through the invitation service, with its TOTP seed."""
 
     id: int
@@ -87,7 +87,7 @@ def make_account(app, clock):
     counter = iter(range(1, 1000))
 
     def make(role: str, buildings: list[str] | None = None, *, username: str | None = None,
-             display_name: str | None = None, password: str = PASSWORD) -> TestAccount:
+             display_name: str | None = None, password: str = PASSWORD) -> AccountInfo:
         name = username or f"{role.replace('_', '')}{next(counter)}"
         secret = totp.new_secret()
         with get_database(app).session() as s:
@@ -101,12 +101,12 @@ def make_account(app, clock):
                 s, token, password_hash=passwords.hash_password(password), totp_secret=secret,
                 totp_step=0, now=clock.now())
             account_id = account.id
-        return TestAccount(account_id, name, password, secret, role, list(buildings or []))
+        return AccountInfo(account_id, name, password, secret, role, list(buildings or []))
 
     return make
 
 
-def login(client: HttpsClient, account: TestAccount, clock: ManualClock, *, step_s: int = 30):
+def login(client: HttpsClient, account: AccountInfo, clock: ManualClock, *, step_s: int = 30):
     """Sign in through the pages with password and a fresh TOTP code; returns the final response.
 
     The clock moves one TOTP step first so the code is never one already used.
