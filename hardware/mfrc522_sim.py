@@ -325,7 +325,21 @@ class EmulatedChip:
 
     def _start_timer(self) -> None:
         if self.regs[T_MODE] & 0x80:  # TAuto: timer starts at the end of transmission
-            self._timer_deadline = self._clock() + self._timer_period_s()
+            period = self._timer_period_s()
+            self._timer_deadline = self._clock() + period
+            if self.on_irq is not None:
+                # Someone watches the IRQ pin: it must fall when the timer runs out, not
+                # only when CommIrqReg is next read.
+                deadline = self._timer_deadline
+                timer = threading.Timer(period, self._timer_expired, args=(deadline,))
+                timer.daemon = True
+                timer.start()
+
+    def _timer_expired(self, deadline: float) -> None:
+        with self._lock:
+            if self._timer_deadline == deadline:  # still the same transceive, no answer came
+                self._timer_deadline = min(deadline, self._clock())
+                self._check_timer()
 
     def _check_timer(self) -> None:
         if self._timer_deadline is not None and self._clock() >= self._timer_deadline:
