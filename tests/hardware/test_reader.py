@@ -282,3 +282,9 @@ def test_close_is_idempotent_and_use_after_close_is_typed(reader: SimReader) -> 
         reader.poll()
     with pytest.raises(RuntimeError):
         reader.read_uid()
+
+
+@pytest.mark.parametrize("uid", [b"", b"\x01\x02\x03", bytes(5), bytes(8), bytes(11)])
+def test_presenting_an_impossible_uid_is_refused(reader: SimReader, uid: bytes) -> None:
+    with pytest.raises(ValueError, match="4, 7 or 10"):
+        reader.present(uid)
