@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+import queue
+from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import Any, Callable, Protocol, runtime_checkable
@@ -47,6 +48,42 @@ class Camera(Protocol):
     def __exit__(self, *exc: object) -> None: ...
 
 
+class _DaemonWorker:
+    """One daemon thread running submitted calls in order.
+
+    Not a ThreadPoolExecutor: its threads are joined at interpreter exit, so a read stuck in
+    a driver would keep the service from ever stopping.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._queue: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            future, fn = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn())
+            except BaseException as exc:  # handed to the caller through the future
+                future.set_exception(exc)
+
+    def submit(self, fn: Callable[[], Any]) -> Future[Any]:
+        """Queue ``fn``; its result or exception arrives through the returned future."""
+        future: Future[Any] = Future()
+        self._queue.put((future, fn))
+        return future
+
+    def shutdown(self) -> None:
+        """Let the thread end after the calls already queued."""
+        self._queue.put(None)
+
+
 class _WorkerCamera:
     """Runs ``_open``/``_read``/``_release`` of a subclass on one worker thread, with timeouts."""
 
@@ -55,7 +92,7 @@ class _WorkerCamera:
 
     def __init__(self, name: str, open_timeout_s: float) -> None:
         self.name = name
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"camera-{name}")
+        self._pool = _DaemonWorker(f"camera-{name}")
         self._pending: Future[Any] | None = None
         self._closed = False
         self._is_open = False
@@ -65,7 +102,7 @@ class _WorkerCamera:
         try:
             self._call(self._open_checked, open_timeout_s, "opening")
         except BaseException:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool.shutdown()
             self._closed = True
             raise
 
@@ -147,7 +184,7 @@ class _WorkerCamera:
                 self._pool.submit(self._release).result(timeout=2.0)
             except Exception as exc:
                 log.debug("camera=%s event=release_failed error=%s", self.name, exc)
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown()
 
 
 class OpenCvCamera(_WorkerCamera):

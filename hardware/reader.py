@@ -203,6 +203,9 @@ class _FixedChip:
             if n & wait_irq or n & 0x01:
                 break
             if time.monotonic() > deadline:
+                n = read(self.CommIrqReg)  # type: ignore[attr-defined]
+                if n & wait_irq or n & 0x01:
+                    break  # this thread was descheduled past the deadline; the chip is fine
                 self.ClearBitMask(self.BitFramingReg, 0x80)  # type: ignore[attr-defined]
                 write(self.CommandReg, self.PCD_IDLE)  # type: ignore[attr-defined]
                 raise ReaderError("the reader chip did not finish a command (no timer interrupt)")

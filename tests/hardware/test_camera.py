@@ -121,3 +121,23 @@ def test_close_is_idempotent(folder: Path) -> None:
     camera.close()
     with pytest.raises(DeviceClosed):
         camera.grab()
+
+
+def test_a_stuck_read_does_not_keep_the_process_from_exiting(folder: Path) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "from hardware.camera import SimCamera\n"
+        "from hardware.errors import CameraTimeout\n"
+        f"camera = SimCamera(source={str(folder)!r})\n"
+        "camera.stall_s = 600\n"
+        "try:\n"
+        "    camera.grab(timeout_s=0.1)\n"
+        "except CameraTimeout:\n"
+        "    print('timed out')\n"
+        "camera.close()\n"
+    )
+    # A hang here would be the bug: subprocess.run's timeout turns it into a failure.
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "timed out"
