@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from hub.auth import audit, passwords, services, totp
 from hub.auth.config import get_clock, get_settings
 from hub.auth.permissions import ACTIONS, Role
+from hub.keyring import get_keyring
 
 Handler = Callable[[Any, argparse.Namespace], int]
 
@@ -103,7 +104,7 @@ def cmd_init(app: Any, args: argparse.Namespace) -> int:
         try:
             account = services.create_first_account(
                 s, username=username, display_name=display, password=first, totp_secret=secret,
-                totp_step=step, now=now())
+                totp_step=step, now=now(), vault=get_keyring(app).vault)
         except (services.AccountError, passwords.PasswordRejected) as exc:
             con.say(f"error: {exc}")
             return 2

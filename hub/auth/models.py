@@ -40,8 +40,8 @@ class Account(Base):
     password_changed_at: Mapped[datetime]
     created_at: Mapped[datetime]
     last_login_at: Mapped[datetime | None]
-    # TOTP seed (base32); None when the account uses security keys only
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # TOTP seed sealed with the vault key (hub.auth.seeds); None: security keys only
+    totp_secret: Mapped[str | None] = mapped_column(String(128))
     # highest TOTP time step ever accepted: a code at or below it is a replay
     totp_last_step: Mapped[int] = mapped_column(Integer, default=0)
     webauthn_user_id: Mapped[bytes] = mapped_column(LargeBinary(64))

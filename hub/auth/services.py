@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from hub.auth import audit, passwords, totp
+from hub.auth import audit, passwords, seeds, totp
 from hub.auth.models import (
     Account,
     AccountBuilding,
@@ -129,7 +129,7 @@ def open_invitation(session: Session, token: str, now: datetime) -> Invitation:
 
 def activate_invitation(
     session: Session, token: str, *, password_hash: str, totp_secret: str | None,
-    totp_step: int = 0, now: datetime,
+    totp_step: int = 0, now: datetime, vault: seeds.Sealer,
 ) -> Account:
     """Create the invited account (password and a confirmed second factor) and spend the link."""
     invitation = open_invitation(session, token, now)
@@ -138,7 +138,8 @@ def activate_invitation(
     account = Account(
         username=invitation.username, display_name=invitation.display_name, role=invitation.role,
         is_active=True, password_hash=password_hash, password_changed_at=now, created_at=now,
-        totp_secret=totp_secret, totp_last_step=totp_step, webauthn_user_id=secrets.token_bytes(32),
+        totp_secret=seeds.seal(vault, invitation.username, totp_secret) if totp_secret else None,
+        totp_last_step=totp_step, webauthn_user_id=secrets.token_bytes(32),
     )
     account.buildings = [AccountBuilding(building_id=b) for b in json.loads(invitation.buildings_json)]
     session.add(account)
@@ -155,7 +156,7 @@ def activate_invitation(
 
 def create_first_account(
     session: Session, *, username: str, display_name: str, password: str, totp_secret: str,
-    totp_step: int, now: datetime,
+    totp_step: int, now: datetime, vault: seeds.Sealer,
 ) -> Account:
     """``gatehouse-hub init``: the first privacy-team account, made on the hub's console."""
     if session.scalar(select(func.count()).select_from(Account)):
@@ -166,7 +167,8 @@ def create_first_account(
     account = Account(
         username=name, display_name=display, role=Role.PRIVACY_TEAM.value, is_active=True,
         password_hash=passwords.hash_password(accepted), password_changed_at=now, created_at=now,
-        totp_secret=totp_secret, totp_last_step=totp_step, webauthn_user_id=secrets.token_bytes(32),
+        totp_secret=seeds.seal(vault, name, totp_secret), totp_last_step=totp_step,
+        webauthn_user_id=secrets.token_bytes(32),
     )
     session.add(account)
     session.flush()
@@ -220,16 +222,20 @@ def check_password_login(
 
 
 def check_totp(session: Session, throttle: Throttle, account: Account, code: str, *,
-               addr: str | None, now: datetime) -> bool:
+               addr: str | None, now: datetime, vault: seeds.Sealer) -> bool:
     """Second factor by TOTP; a code is accepted once (its step is remembered)."""
     keys = [account_key(account.username), addr_key(addr)]
     if throttle.locked(keys, now) or not account.totp_secret:
         return False
-    step = totp.match_step(account.totp_secret, code, now, account.totp_last_step or 0)
+    seed = seeds.unseal(vault, account.username, account.totp_secret)
+    assert seed is not None
+    step = totp.match_step(seed, code, now, account.totp_last_step or 0)
     if step is None:
         throttle.fail(keys, now)
         return False
     account.totp_last_step = step
+    if not seeds.is_sealed(account.totp_secret):
+        account.totp_secret = seeds.seal(vault, account.username, seed)  # seeds stored before sealing
     return True
 
 
@@ -294,10 +300,11 @@ def change_password(session: Session, account: Account, *, current: str, new: st
                  target=f"account:{account.id}", now=now)
 
 
-def set_totp(session: Session, account: Account, secret: str, step: int, now: datetime) -> None:
+def set_totp(session: Session, account: Account, secret: str, step: int, now: datetime, *,
+             vault: seeds.Sealer) -> None:
     """Replace the account's TOTP seed after a confirmed code."""
     before = {"totp": bool(account.totp_secret)}
-    account.totp_secret = secret
+    account.totp_secret = seeds.seal(vault, account.username, secret)
     account.totp_last_step = step
     audit.record(session, actor_for(account), "account.totp_set", None, before, {"totp": True},
                  target=f"account:{account.id}", now=now)

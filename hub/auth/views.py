@@ -64,6 +64,12 @@ def _settings() -> Any:
     return get_settings(current_app)
 
 
+def _vault() -> Any:
+    from hub.keyring import get_keyring
+
+    return get_keyring(current_app).vault
+
+
 def _throttle() -> Any:
     return services.throttle_for(_db(), _settings())
 
@@ -168,7 +174,7 @@ def second_factor() -> Any:
                                           addr=request.remote_addr, now=now)
     elif method == "totp":
         ok = services.check_totp(db, _throttle(), account, request.form.get("code", ""),
-                                 addr=request.remote_addr, now=now)
+                                 addr=request.remote_addr, now=now, vault=_vault())
     else:
         return deny(400, "bad_method")
     if not ok:
@@ -339,7 +345,7 @@ def totp_setup() -> Any:
                                error="That code does not match; try the next one.",
                                action=url_for("auth.totp_setup")), 400
     session.pop("totp_setup", None)
-    services.set_totp(_db(), acct, secret, step, _now())
+    services.set_totp(_db(), acct, secret, step, _now(), vault=_vault())
     _db().commit()
     return redirect(url_for("auth.account"))
 
@@ -443,7 +449,8 @@ def _activate(token: str, state: dict[str, Any], *, totp_secret: str | None, ste
     db = _db()
     now = _now()
     account = services.activate_invitation(db, token, password_hash=state["password_hash"],
-                                           totp_secret=totp_secret, totp_step=step, now=now)
+                                           totp_secret=totp_secret, totp_step=step, now=now,
+                                           vault=_vault())
     return account
 
 

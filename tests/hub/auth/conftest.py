@@ -14,6 +14,7 @@ from hub.auth import services, totp
 from hub.auth.clock import ManualClock
 from hub.auth.config import COOKIE_NAME
 from hub.db import get_database
+from hub.keyring import get_keyring
 from tests.hub.conftest import make_test_app
 
 START = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
@@ -99,7 +100,7 @@ def make_account(app, clock):
 
             account = services.activate_invitation(
                 s, token, password_hash=passwords.hash_password(password), totp_secret=secret,
-                totp_step=0, now=clock.now())
+                totp_step=0, now=clock.now(), vault=get_keyring(app).vault)
             account_id = account.id
         return AccountInfo(account_id, name, password, secret, role, list(buildings or []))
 

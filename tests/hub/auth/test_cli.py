@@ -9,9 +9,10 @@ import re
 
 from sqlalchemy import func, select
 
-from hub.auth import cli, totp
+from hub.auth import cli, seeds, totp
 from hub.auth.models import Account, ApiToken
 from hub.db import get_database
+from hub.keyring import get_keyring
 from tests.hub.auth.conftest import PASSWORD, login, AccountInfo
 
 KEY = re.compile(r"^Key: ([A-Z2-7]+)$", re.M)
@@ -56,8 +57,10 @@ def test_init_creates_the_first_privacy_team_account_once(app, clock) -> None:
     assert PASSWORD not in out
     with get_database(app).session() as s:
         account = s.scalar(select(Account).where(Account.username == "dana"))
-        assert account.role == "privacy_team" and account.totp_secret
-        secret = account.totp_secret
+        assert account.role == "privacy_team"
+        assert account.totp_secret.startswith("v1:")  # sealed at rest
+        secret = seeds.unseal(get_keyring(app).vault, "dana", account.totp_secret)
+        assert secret == KEY.search(script.out.getvalue()).group(1)
     # the new account signs in with password + TOTP
     client = app.test_client()
     assert login(client, AccountInfo(account.id, "dana", PASSWORD, secret, "privacy_team", []),

@@ -8,11 +8,12 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from hub.auth import services, totp
+from hub.auth import seeds, services, totp
 from hub.auth.models import Account, Invitation
 from hub.auth.permissions import ENDPOINTS, PARTIAL, PUBLIC
 from hub.auth.sessions import digest
 from hub.db import get_database
+from hub.keyring import get_keyring
 from tests.hub.auth.conftest import PASSWORD, login
 
 CODE = re.compile(r"<code>([A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4}-[A-Z0-9]{4})</code>")
@@ -59,7 +60,9 @@ def test_invitation_creates_account_with_second_factor_and_shows_recovery_codes(
     assert client.get("/auth/account").status_code == 200  # signed in
     with get_database(app).session() as s:
         account = s.scalar(select(Account).where(Account.username == "pat"))
-        assert account.totp_secret == secret and account.role == "front_desk"
+        assert secret not in account.totp_secret  # sealed with the vault key
+        assert seeds.unseal(get_keyring(app).vault, "pat", account.totp_secret) == secret
+        assert account.role == "front_desk"
         assert account.building_ids == {"hs-1"}
         inv = s.scalar(select(Invitation).where(Invitation.token_hash == digest(token)))
         assert inv.used_at is not None
