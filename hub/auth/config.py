@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from hub.auth.clock import Clock, SystemClock
 
 EXTENSION = "gatehouse.auth"
@@ -29,6 +31,8 @@ DEFAULTS: dict[str, Any] = {
     "AUTH_ORIGIN": None,  # e.g. "https://hub.example.org" (default: from the request)
     "AUTH_TOTP_ISSUER": "Gatehouse",
     "AUTH_CLOCK": None,  # a Clock; tests pass hub.auth.clock.ManualClock
+    "AUTH_SECRET_KEY_FILE": None,
+    "AUTH_HOME_URL": "/",  # where a completed sign-in lands when no page was asked for  # signs CSRF tokens (default: <VAR_DIR>/secrets/session.key)
 }
 
 
@@ -58,6 +62,9 @@ class AuthSettings:
     def from_config(cls, config: Any) -> AuthSettings:
         """Build from a Flask config, validating types and ranges (bad values stop the app)."""
         values = {key: config.get(key, default) for key, default in DEFAULTS.items()}
+        unknown = sorted(k for k in config if k.startswith("AUTH_") and k not in DEFAULTS)
+        if unknown:
+            raise ValueError(f"unknown setting(s): {', '.join(unknown)}")
         ints = [k for k, v in DEFAULTS.items() if isinstance(v, int) and not isinstance(v, bool)]
         for key in ints:
             value = values[key]
@@ -99,3 +106,33 @@ def get_clock(app: Any) -> Clock:
     if ext is not None:
         return ext["clock"]
     return app.config.get("AUTH_CLOCK") or SystemClock()
+
+
+class AuthToml(BaseModel):
+    """The ``[auth]`` table of ``hub.toml`` (strict: an unknown key or a wrong type stops the hub).
+
+    ``hub/config.py`` embeds it as ``auth: AuthToml`` and merges :meth:`to_config` into the
+    Flask config. Every key is optional; the defaults are those of :data:`DEFAULTS`.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    idle_timeout_s: int = Field(default=DEFAULTS["AUTH_IDLE_TIMEOUT_S"], ge=60, le=3600)
+    idle_warning_s: int = Field(default=DEFAULTS["AUTH_IDLE_WARNING_S"], ge=1, le=3599)
+    absolute_timeout_s: int = Field(default=DEFAULTS["AUTH_ABSOLUTE_TIMEOUT_S"], ge=600, le=86400)
+    reauth_window_s: int = Field(default=DEFAULTS["AUTH_REAUTH_WINDOW_S"], ge=30, le=3600)
+    password_rotation_days: int = Field(default=DEFAULTS["AUTH_PASSWORD_ROTATION_DAYS"], ge=0, le=3650)
+    invitation_ttl_s: int = Field(default=DEFAULTS["AUTH_INVITATION_TTL_S"], ge=600, le=14 * 86400)
+    account_lock_threshold: int = Field(default=DEFAULTS["AUTH_ACCOUNT_LOCK_THRESHOLD"], ge=1, le=100)
+    addr_lock_threshold: int = Field(default=DEFAULTS["AUTH_ADDR_LOCK_THRESHOLD"], ge=1, le=10000)
+    lock_base_s: int = Field(default=DEFAULTS["AUTH_LOCK_BASE_S"], ge=1, le=3600)
+    lock_max_s: int = Field(default=DEFAULTS["AUTH_LOCK_MAX_S"], ge=1, le=86400)
+    rp_id: str | None = None
+    origin: str | None = None
+    secret_key_file: str | None = None
+
+    def to_config(self) -> dict[str, Any]:
+        """Flask config keys (``AUTH_*``) for the values in this table."""
+        out = {f"AUTH_{name.upper()}": value for name, value in self.model_dump().items()
+               if value is not None}
+        return out

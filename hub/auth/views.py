@@ -82,7 +82,7 @@ def _rp() -> RelyingParty:
 
 
 def _home() -> str:
-    return current_app.config.get("AUTH_HOME_URL", "/")
+    return current_app.config.get("AUTH_HOME_URL") or "/"
 
 
 # --- signing in --------------------------------------------------------------------------------

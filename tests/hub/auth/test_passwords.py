@@ -80,3 +80,18 @@ def test_rotation_due_after_interval() -> None:
     assert passwords.rotation_due(changed, changed + timedelta(days=365), 365)
     assert not passwords.rotation_due(changed, changed + timedelta(days=4000), 0)
     assert passwords.rotation_due(None, changed, 365)
+
+
+def test_settings_are_validated() -> None:
+    from hub.auth.config import AuthSettings, AuthToml
+
+    assert AuthSettings.from_config({}).idle_timeout_s == 300
+    for bad in ({"AUTH_IDLE_TIMEOUT_S": "300"}, {"AUTH_IDLE_WARNING_S": 400},
+                {"AUTH_PASSWORD_ROTATION_DAYS": -1}, {"AUTH_IDLE_TIMEOUT_SECONDS": 300}):
+        with pytest.raises(ValueError):
+            AuthSettings.from_config(bad)
+    assert AuthToml(password_rotation_days=0).to_config()["AUTH_PASSWORD_ROTATION_DAYS"] == 0
+    with pytest.raises(ValueError):
+        AuthToml.model_validate({"idle_timeout": 300})
+    with pytest.raises(ValueError):
+        AuthToml.model_validate({"idle_timeout_s": "300"})
