@@ -245,7 +245,7 @@ class AclCache:
                 staged["groups"] += [g.model_dump(mode="json") for g in snap.groups]
                 staged["holidays"] += [h.model_dump(mode="json") for h in snap.holidays]
                 self._put_meta({"staging": json.dumps(staged)})
-        except sqlite3.Error as exc:
+        except sqlite3.OperationalError as exc:
             log.error("snapshot chunk not staged version=%s chunk=%s error=%s",
                       snap.version, snap.chunk, exc)
             return ApplyResult("refused", self._version, f"staging failed: {exc}")
@@ -273,7 +273,7 @@ class AclCache:
                     "groups": json.dumps(staged["groups"]),
                     "holidays": json.dumps(staged["holidays"]),
                     "last_sync_at": now.isoformat()})
-        except sqlite3.Error as exc:
+        except sqlite3.OperationalError as exc:
             log.error("snapshot apply failed version=%s error=%s; old ACL kept",
                       header["version"], exc)
             return ApplyResult("refused", self._version, f"apply failed: {exc}")
@@ -308,17 +308,34 @@ class AclCache:
             return ApplyResult("resync", current,
                                f"gap: have {current}, delta starts at {delta.from_version}")
         revoked = set(delta.revoke)
+        only_revokes = _is_empty(delta.model_copy(update={"revoke": []}))
+        if only_revokes:
+            # The common case (a termination): one transaction, one fsync.
+            try:
+                with self._tx():
+                    self._revoke_rows(revoked)
+                    self._put_meta({"version": str(delta.to_version),
+                                    "last_sync_at": now.isoformat()})
+            except sqlite3.OperationalError as exc:
+                # NOTE: fail secure in memory: the cards stop opening doors at once, even
+                # though the disk refused; the resync that follows writes them down.
+                self._revoke_in_memory(revoked)
+                log.error("revocation not stored to=%s error=%s", delta.to_version, exc)
+                return ApplyResult("refused", current, f"apply failed: {exc}")
+            self._revoke_in_memory(revoked)
+            self._version = delta.to_version
+            self._last_sync_at = now
+            return ApplyResult("applied", self._version)
         # Revocations first, committed on their own: a terminated employee's card stops
         # working even if the rest of this delta cannot be applied.
         if revoked:
-            with self._tx():
-                self._conn.executemany("UPDATE credentials SET status = 'revoked' WHERE cred = ?",
-                                       [(c,) for c in revoked])
-            for c in revoked:
-                key = bytes.fromhex(c)
-                packed = self._creds.get(key)
-                if packed is not None:
-                    self._creds[key] = _with_status(packed, "revoked")
+            self._revoke_in_memory(revoked)
+            try:
+                with self._tx():
+                    self._revoke_rows(revoked)
+            except sqlite3.OperationalError as exc:
+                log.error("revocation not stored to=%s error=%s", delta.to_version, exc)
+                return ApplyResult("refused", current, f"apply failed: {exc}")
         upserts = [c for c in delta.credentials if c.cred not in revoked]
         doors, groups, holidays = self._wire_rules
         new_doors = delta.doors if delta.doors is not None else doors
@@ -342,7 +359,7 @@ class AclCache:
                     items["holidays"] = json.dumps(
                         [h.model_dump(mode="json") for h in new_holidays])
                 self._put_meta(items)
-        except sqlite3.Error as exc:
+        except sqlite3.OperationalError as exc:
             log.error("delta apply failed to=%s error=%s; revocations kept", delta.to_version, exc)
             return ApplyResult("refused", current, f"apply failed: {exc}")
         for c in delta.remove:
@@ -355,6 +372,17 @@ class AclCache:
         self._version = delta.to_version
         self._last_sync_at = now
         return ApplyResult("applied", self._version)
+
+    def _revoke_rows(self, revoked: set[str]) -> None:
+        self._conn.executemany("UPDATE credentials SET status = 'revoked' WHERE cred = ?",
+                               [(c,) for c in revoked])
+
+    def _revoke_in_memory(self, revoked: set[str]) -> None:
+        for c in revoked:
+            key = bytes.fromhex(c)
+            packed = self._creds.get(key)
+            if packed is not None:
+                self._creds[key] = _with_status(packed, "revoked")
 
     def _touch_sync(self, now: datetime) -> None:
         with self._tx():

@@ -241,3 +241,22 @@ def test_holidays_indexed_by_local_day(cache: AclCache) -> None:
     cache.apply_delta(delta(1, 2, holidays=[AclHoliday(date="2026-07-04", groups=["staff"])]), T0)
     (h,) = cache.holidays_on(date(2026, 7, 4))
     assert h.closes("staff") and not h.closes("allday")
+
+
+def test_revocation_refused_by_disk_still_revokes_in_memory(cache: AclCache) -> None:
+    """If SQLite refuses a revocation, the card stops working anyway and a resync follows."""
+    loaded(cache, 1)
+    cache._conn.set_progress_handler(lambda: 1, 1)
+    result = cache.apply_delta(delta(1, 2, revoke=[cred(1)]), T0)
+    cache._conn.set_progress_handler(None, 0)
+    assert result.outcome == "refused" and "apply failed" in result.reason
+    assert cache.credential(cred(1)).status == "revoked" and cache.version == 1
+
+
+def test_revocation_only_delta_is_one_transaction(cache: AclCache) -> None:
+    """A delta of revocations alone moves the version with them."""
+    loaded(cache, 1)
+    result = cache.apply_delta(delta(1, 2, revoke=[cred(1), cred(2)]), T0)
+    assert (result.outcome, cache.version) == ("applied", 2)
+    rows = cache._conn.execute("SELECT COUNT(*) FROM credentials WHERE status = 'revoked'")
+    assert rows.fetchone()[0] == 2
