@@ -199,7 +199,10 @@ def start():
 @bp.get("/reset")
 def reset():
     """The idle timer's target: back to the welcome screen, everything forgotten."""
-    return _forget(redirect(url_for("kiosk.welcome", m="expired" if g.draft else None)))
+    # The draft may already be gone (idle); the cookie still says someone was here.
+    was_used = g.draft is not None or bool(request.cookies.get(COOKIE))
+    idle = request.args.get("idle") == "1" and was_used
+    return _forget(redirect(url_for("kiosk.welcome", m="expired" if idle else None)))
 
 
 # --------------------------------------------------------------------------- sign in
@@ -381,6 +384,12 @@ def camera_jpg():
     response = make_response(data)
     response.mimetype = "image/jpeg"
     return response
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """No icon: answer quietly so the browser does not log an error."""
+    return ("", 204)
 
 
 @bp.get("/status")

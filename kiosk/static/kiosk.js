@@ -52,7 +52,8 @@
   // Result pages go back to the welcome screen by themselves.
   document.querySelectorAll("[data-return-s]").forEach(function (el) {
     var s = parseInt(el.getAttribute("data-return-s"), 10) || 12;
-    setTimeout(function () { window.location.replace(resetUrl); }, s * 1000);
+    var home = el.getAttribute("data-home") || "/";
+    setTimeout(function () { window.location.replace(home); }, s * 1000);
   });
 
   // Host search: filter the list as the visitor types (on the on-screen keyboard).

@@ -154,3 +154,10 @@ def test_full_online_flow(kiosk_env) -> None:
     result = client.post("/in/confirm")
     assert 'data-kind="printed"' in result.text and "Jordan S." in result.text
     assert len(kiosk_env.printer.jobs) == 1
+
+
+def test_start_over_is_not_called_idle(client) -> None:
+    _start(client)
+    assert client.get("/reset").headers["Location"] == "/"
+    _start(client)
+    assert client.get("/reset?idle=1").headers["Location"] == "/?m=expired"
