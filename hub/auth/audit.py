@@ -52,14 +52,15 @@ def canonical_json(value: Any) -> str:
                       allow_nan=False, default=_default)
 
 
-def _timestamp(at: datetime) -> str:
+def timestamp(at: datetime) -> str:
+    """The one text form of a time in the audit log (UTC, microseconds, sortable)."""
     return as_utc(at).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def row_content(entry: AuditEntry) -> str:
     """The canonical content of a row (everything but its id and hashes)."""
     return canonical_json({
-        "at": _timestamp(entry.at),
+        "at": timestamp(entry.at),
         "actor": entry.actor,
         "actor_role": entry.actor_role,
         "building": entry.building,
@@ -210,7 +211,7 @@ def as_dict(entry: AuditEntry) -> dict[str, Any]:
     """A row as plain data for pages and the API."""
     return {
         "id": entry.id,
-        "at": _timestamp(entry.at),
+        "at": timestamp(entry.at),
         "actor": entry.actor,
         "actor_role": entry.actor_role,
         "building": entry.building,

@@ -610,32 +610,71 @@ PAGE = 100
 
 @bp.route("/audit")
 def audit_log() -> Any:
-    """The audit log, newest first (principals see their buildings' rows only)."""
+    """The audit log, newest first, with the doors' access events of the same span interleaved
+    (principals see their buildings' rows only)."""
     actor = current_actor()
     assert actor is not None
+    db = _db()
     query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(PAGE)
     scope = visible_buildings(actor)
     if scope is not None:
         query = query.where(AuditEntry.building.in_(sorted(scope)))
     before = request.args.get("before", "")
+    upper = None
     if before:
-        if not before.isdigit():
+        if not before.isdigit() or len(before) > 18:
             return deny(400, "bad_cursor", "'before' must be a row number.")
         query = query.where(AuditEntry.id < int(before))
+        cursor_row = db.get(AuditEntry, int(before))
+        upper = cursor_row.at if cursor_row is not None else None
     action = request.args.get("action", "").strip()
     if action:
         query = query.where(AuditEntry.action == action[:64])
     building = request.args.get("building", "").strip()
     if building:
         query = query.where(AuditEntry.building == building[:64])
-    rows = [audit.as_dict(r) for r in _db().scalars(query)]
+    rows = [audit.as_dict(r) for r in db.scalars(query)]
     for row in rows:
+        row["kind"] = "audit"
         row["before_text"] = json.dumps(row["before"], ensure_ascii=False, sort_keys=True)
         row["after_text"] = json.dumps(row["after"], ensure_ascii=False, sort_keys=True)
     older = rows[-1]["id"] if len(rows) == PAGE else None
-    return render_template("auth/audit.html", rows=rows, older=older, action=action,
-                           building=building, can_verify=actor.role in (Role.PRIVACY_TEAM, Role.AUDITOR),
-                           result=None)
+    lower = db.get(AuditEntry, older).at if older is not None else None
+    doors, more_doors = ([], False) if action else _door_events(db, scope, building, lower, upper)
+    timeline = sorted(rows + doors, key=lambda r: r["at"], reverse=True)
+    return render_template("auth/audit.html", rows=timeline, older=older, action=action,
+                           building=building, more_doors=more_doors,
+                           can_verify=actor.role in (Role.PRIVACY_TEAM, Role.AUDITOR), result=None)
+
+
+DOOR_EVENTS_PER_PAGE = 500
+
+
+def _door_events(db: Any, scope: frozenset[str] | None, building: str, lower: Any,
+                 upper: Any) -> tuple[list[dict[str, Any]], bool]:
+    """Access and door events from the devices in the same time span as an audit page."""
+    from hub.models.events import Event
+
+    query = select(Event).order_by(Event.at.desc(), Event.id.desc()).limit(DOOR_EVENTS_PER_PAGE + 1)
+    query = query.where(Event.type.like("access.%") | Event.type.like("door.%"))
+    if scope is not None:
+        query = query.where(Event.building_id.in_(sorted(scope)))
+    if building:
+        query = query.where(Event.building_id == building[:64])
+    if upper is not None:
+        query = query.where(Event.at <= upper)
+    if lower is not None:
+        query = query.where(Event.at >= lower)
+    found = list(db.scalars(query))
+    out = []
+    for event in found[:DOOR_EVENTS_PER_PAGE]:
+        out.append({
+            "kind": "door", "id": None, "at": audit.timestamp(event.at),
+            "actor": event.holder or "", "actor_role": "door", "building": event.building_id,
+            "action": event.type, "target": f"{event.device_id}/{event.door_id or '-'}",
+            "before_text": "", "after_text": event.reason or "",
+        })
+    return out, len(found) > DOOR_EVENTS_PER_PAGE
 
 
 @bp.route("/audit/verify", methods=["POST"])

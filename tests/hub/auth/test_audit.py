@@ -180,3 +180,27 @@ def test_canonical_content_survives_the_database_round_trip(app, clock) -> None:
                       "when": clock.now() + timedelta(microseconds=123)}, now=clock.now())
     with get_database(app).session() as s:
         assert audit.verify(s).ok
+
+
+def test_audit_page_interleaves_door_events_within_scope(app, clock, signed_in) -> None:
+    from hub.models.events import Event
+
+    with get_database(app).session() as s:
+        audit.record(s, ACTOR, "credential.issue", "hs-1", None, {"key": "A-1"}, now=clock.now())
+        for i, (building, kind) in enumerate([("hs-1", "access.denied"), ("ms-2", "access.granted"),
+                                              ("hs-1", "door.forced"), ("hs-1", "device.tamper")]):
+            s.add(Event(device_id=f"door-{building}", seq=i + 1, type=kind, at=clock.now(),
+                        received_at=clock.now(), building_id=building, door_id="records",
+                        holder=f"staff-{i}", reason="revoked" if kind == "access.denied" else None,
+                        body={}))
+    principal, _ = signed_in("principal", ["hs-1"])
+    html = principal.get("/auth/audit").get_data(as_text=True)
+    assert "access.denied" in html and "door.forced" in html and "credential.issue" in html
+    assert "access.granted" not in html  # another building's door
+    assert "device.tamper" not in html  # not an access or door event
+    auditor, _ = signed_in("auditor")
+    html = auditor.get("/auth/audit").get_data(as_text=True)
+    assert "access.granted" in html and "access.denied" in html
+    filtered = auditor.get("/auth/audit?action=credential.issue").get_data(as_text=True)
+    assert "credential.issue" in filtered and "access.denied" not in filtered
+    assert auditor.get("/auth/audit?before=abc").status_code == 400
