@@ -26,6 +26,7 @@ from controller.config import ControllerConfig
 from hardware.errors import HardwareError
 from link import keys
 from link.client import BrokerConfig
+from link.sqlite import StoreError
 
 log = logging.getLogger("gatehouse.controller")
 
@@ -243,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except keys.KeyFileError as exc:
         print(f"gatehouse-controller: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    except CacheCorrupt as exc:
+    except (CacheCorrupt, StoreError) as exc:
         print(f"gatehouse-controller: {exc}", file=sys.stderr)
         return EXIT_CACHE
     except HardwareError as exc:

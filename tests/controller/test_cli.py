@@ -128,3 +128,25 @@ def test_runs_offline_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
                 proc.kill()
                 proc.communicate()
     assert "event=started" in err and "level=" in err
+
+
+def test_corrupt_outbox_exit_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A damaged outbox (events not yet at the hub) stops the start too, and is kept."""
+    path = write_setup(tmp_path)
+    outbox = tmp_path / "state" / "outbox.db"
+    outbox.parent.mkdir(parents=True)
+    outbox.write_bytes(b"not an outbox" * 100)
+    assert main(["--config", str(path), "--simulate"]) == EXIT_CACHE
+    assert "outbox.db" in capsys.readouterr().err
+    assert outbox.read_bytes() == b"not an outbox" * 100
+
+
+def test_real_hardware_missing_exit_4(tmp_path: Path) -> None:
+    """Off a Pi, the real drivers cannot open their pins: a clear message and exit 4."""
+    path = write_setup(tmp_path)
+    path.write_text(path.read_text().replace('type = "sim"', 'type = "mfrc522"'))
+    proc = subprocess.run([sys.executable, "-W", "ignore", "-m", "controller.cli", "--config",
+                           str(path), "--list-devices"], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 4
+    assert "hardware:" in proc.stderr and "GPIO17" in proc.stderr
