@@ -88,9 +88,15 @@ def _now() -> datetime:
 
 
 def _head(session: Session) -> str:
-    if session.get_bind().dialect.name == "postgresql":
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
         # serialise appenders across hub workers; released at commit or rollback
         session.execute(text("SELECT pg_advisory_xact_lock(7242042)"))
+    elif dialect == "sqlite":
+        # NOTE: take SQLite's write lock *before* reading the head. A write statement does that
+        # even when it touches no row; without it two writers could read the same head, and the
+        # second would fail on the unique prev_hash instead of waiting its turn.
+        session.execute(text("DELETE FROM auth_login_throttle WHERE 0 = 1"))
     last = session.execute(
         select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
     ).scalar_one_or_none()

@@ -204,3 +204,30 @@ def test_audit_page_interleaves_door_events_within_scope(app, clock, signed_in) 
     filtered = auditor.get("/auth/audit?action=credential.issue").get_data(as_text=True)
     assert "credential.issue" in filtered and "access.denied" not in filtered
     assert auditor.get("/auth/audit?before=abc").status_code == 400
+
+
+def test_concurrent_writers_keep_one_chain(app, clock) -> None:
+    """Several hub workers appending at once: every row lands, in one unbroken chain."""
+    import threading
+
+    db = get_database(app)
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        try:
+            for i in range(15):
+                with db.session() as s:
+                    audit.record(s, ACTOR, "door.change", "hs-1", None, {"writer": n, "i": i},
+                                 now=clock.now())
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    with db.session() as s:
+        result = audit.verify(s)
+    assert result.ok and result.rows == 60
