@@ -321,6 +321,13 @@ class SimDoorIO(DoorIO):
         """Release the request-to-exit button."""
         self._drive("rex", False)
 
+    def tap_rex(self, hold_s: float = 0.2) -> None:
+        """Press the REX button for ``hold_s`` then let go (``sim/<device>/rex``); returns at once."""
+        self.press_rex()
+        timer = threading.Timer(hold_s, self.release_rex)
+        timer.daemon = True
+        timer.start()
+
     def open_case(self) -> None:
         """Open the reader's case: the tamper switch opens."""
         self._drive("tamper", not self._tamper_nc)

@@ -243,6 +243,27 @@ class SimKeypad(MatrixKeypad):
                 return r, row.index(key)
         raise ValueError(f"no key {key!r} on this keypad")
 
+    def enter(self, keys: str, hold_s: float = 0.08, gap_s: float = 0.08) -> threading.Thread:
+        """Type ``keys`` one by one in a background thread (``sim/<device>/pin``); returns it.
+
+        Each key is held for ``hold_s`` and released for ``gap_s``: both must exceed the
+        debounce time plus the scan interval for every key to register.
+        """
+        for key in keys:
+            self._find(key)  # refuse unknown keys before typing any
+        pause = threading.Event()
+
+        def run() -> None:
+            for key in keys:
+                self.press(key)
+                pause.wait(hold_s)
+                self.release(key)
+                pause.wait(gap_s)
+
+        thread = threading.Thread(target=run, name=f"keypad-{self.name}-typing", daemon=True)
+        thread.start()
+        return thread
+
     def press(self, key: str) -> None:
         """Hold a key down."""
         self._held.add(self._find(key))

@@ -113,7 +113,11 @@ def render_preview(paper_dots: int, image: Image.Image | None, lines: Sequence[s
     """A 1-bit picture of what the job would print, paper-wide, for the simulator's PNGs."""
     blocks: list[Image.Image] = []
     if image is not None:
-        blocks.append(fit_to_paper(image, paper_dots).convert("1"))
+        # As escpos does it: transparency onto white, grey, then Floyd-Steinberg to 1 bit.
+        rgba = fit_to_paper(image, paper_dots).convert("RGBA")
+        flat = Image.new("RGB", rgba.size, (255, 255, 255))
+        flat.paste(rgba, mask=rgba.split()[3])
+        blocks.append(flat.convert("L").convert("1"))
     font = _preview_font()
     for line in lines:
         left, top, right, bottom = font.getbbox(line or " ")

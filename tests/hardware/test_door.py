@@ -136,3 +136,16 @@ def test_background_sampling_delivers_events(factory: MockFactory) -> None:
         assert seen.wait(5.0)
         io.stop()
     assert got == [DOOR_OPENED]
+
+
+def test_tap_rex_presses_then_releases(factory: MockFactory) -> None:
+    import threading
+
+    got = []
+    released = threading.Event()
+    with SimDoorIO(pin_factory=factory, **PINS) as io:
+        io.start(lambda e: (got.append(e.kind), e.kind == REX_RELEASED and released.set()))
+        io.tap_rex(hold_s=0.1)
+        assert released.wait(5.0)
+        io.stop()
+    assert got == [REX_PRESSED, REX_RELEASED]

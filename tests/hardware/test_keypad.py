@@ -105,3 +105,27 @@ def test_bad_layouts_and_pins() -> None:
         MatrixKeypad(row_pins=(12, 16, 20, 21), col_pins=(19, 26, 99), pin_factory=factory)
     with pytest.raises(ValueError, match="no key"):
         SimKeypad(pin_factory=MockFactory()).press("A")
+
+
+def test_enter_types_keys_for_the_background_scan(keypad: SimKeypad) -> None:
+    import threading
+
+    got: list[str] = []
+    done = threading.Event()
+
+    def on_key(key: str) -> None:
+        got.append(key)
+        if len(got) == 5:
+            done.set()
+
+    keypad.start(on_key)
+    keypad.enter("1234#").join(timeout=10)
+    assert done.wait(5.0)
+    keypad.stop()
+    assert "".join(got) == "1234#"
+
+
+def test_enter_refuses_unknown_keys_before_typing(keypad: SimKeypad) -> None:
+    with pytest.raises(ValueError, match="no key"):
+        keypad.enter("12A")
+    assert keypad.scan() == frozenset()

@@ -225,3 +225,14 @@ def test_usb_and_serial_without_their_libraries_say_what_to_install() -> None:
             make_transport(kind, "TM-T20II", **options)
     with pytest.raises(ConfigError):
         make_transport("bluetooth", "TM-T20II")
+
+
+def test_preview_flattens_transparency_onto_white_like_the_printer(tmp_path: Path) -> None:
+    badge = Image.new("RGBA", (200, 80), (0, 0, 0, 0))  # fully transparent black
+    badge.paste((0, 0, 0, 255), (50, 20, 150, 60))  # one opaque black box
+    with SimPrinter(paper_dots=384, preview_dir=tmp_path) as printer:
+        printer.print_image(badge)
+        with Image.open(printer.previews[0]) as preview:
+            x0 = (384 - 200) // 2
+            assert preview.getpixel((x0 + 5, 5)) == 255  # transparent -> white paper
+            assert preview.getpixel((x0 + 100, 40)) == 0  # opaque black -> printed
