@@ -1,4 +1,4 @@
-"""Door controller with 100,000 credentials: tap → strike energised, revocation delta, memory, cold start.
+"""Door controller, 100,000 credentials: tap → strike, revocation delta, memory, cold start.
 
 - tap → relay: the reader's event handed to the running service (queue, HMAC, policy,
   durable outbox append with fsync, door machine) until the strike relay's MockFactory pin

@@ -221,6 +221,13 @@ class AclCache:
             _zone(snap.tz)
         except ValueError as exc:
             return ApplyResult("refused", self._version, str(exc))
+        if snap.version == self._version:
+            # The hub answers a resync with a full snapshot even when nothing changed: the
+            # same version is the same content, so only the sync time moves (on the last chunk).
+            if snap.chunk == snap.chunks - 1:
+                self.touch_sync(now)
+                return ApplyResult("current", self._version)
+            return ApplyResult("ignored", self._version, "version already in force")
         meta = self._meta()
         header = {"version": snap.version, "chunks": snap.chunks, "building": snap.building,
                   "tz": snap.tz, "lockdown": snap.lockdown}
@@ -298,7 +305,7 @@ class AclCache:
         if delta.from_version == current and delta.to_version == current:
             if _is_empty(delta):
                 # The hub's "you are current": the sync succeeded, nothing to change.
-                self._touch_sync(now)
+                self.touch_sync(now)
                 return ApplyResult("current", current)
             return ApplyResult("refused", current, "changes without a new version")
         if delta.to_version <= current:
@@ -384,7 +391,8 @@ class AclCache:
             if packed is not None:
                 self._creds[key] = _with_status(packed, "revoked")
 
-    def _touch_sync(self, now: datetime) -> None:
+    def touch_sync(self, now: datetime) -> None:
+        """Record a successful sync that changed nothing (the hub confirmed our version)."""
         with self._tx():
             self._put_meta({"last_sync_at": now.isoformat()})
         self._last_sync_at = now

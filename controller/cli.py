@@ -39,8 +39,9 @@ class _KeyValueFormatter(logging.Formatter):
     """``ts=... level=... logger=... msg`` lines for the journal."""
 
     def format(self, record: logging.LogRecord) -> str:
-        line = (f"ts={self.formatTime(record, '%Y-%m-%dT%H:%M:%S')} level={record.levelname.lower()}"
-                f" logger={record.name} {record.getMessage()}")
+        stamp = self.formatTime(record, "%Y-%m-%dT%H:%M:%S")
+        line = (f"ts={stamp} level={record.levelname.lower()} logger={record.name} "
+                f"{record.getMessage()}")
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         return line
@@ -173,6 +174,7 @@ class ControllerApp:
         service = self.service
         self.link.on_acl(service.acl_message)
         self.link.on_broadcast(service.broadcast)
+        self.link.on_response(service.response)
         self.link.client.add_on_connected(service.connected)
         if self.simulate:
             self.link.on_sim(lambda name, sim: service.sim_input(name, sim, doors_hw=self.doors))

@@ -34,7 +34,8 @@ from link.envelope import Envelope
 from link.keys import card_hmac
 from link.messages import (
     AccessDenied, AccessGranted, AclApplied, AclDelta, AclResync, AclSnapshot, Body,
-    DeviceFault, DeviceTamper, Lockdown, SimContact, SimInput, SimPin, SimRex, SimTap, WrongPins,
+    DeviceFault, DeviceTamper, Lockdown, Response, SimContact, SimInput, SimPin, SimRex, SimTap,
+    WrongPins,
 )
 
 log = logging.getLogger("gatehouse.controller")
@@ -143,6 +144,7 @@ class ControllerService:
         self._recent: deque[policy.Recent] = deque(maxlen=512)
         self._pending_pin: dict[str, _PendingPin] = {}
         self._keys: dict[str, str] = {}
+        self._resync_corrs: set[str] = set()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self.done = threading.Event()
@@ -199,6 +201,10 @@ class ControllerService:
     def acl_message(self, env: Envelope) -> None:
         """A verified, fresh message from ``hub/<device>/acl``."""
         self._queue.put(_Input("acl", None, env))
+
+    def response(self, env: Envelope) -> None:
+        """A verified answer from ``hub/<device>/resp``."""
+        self._queue.put(_Input("response", None, env))
 
     def broadcast(self, env: Envelope) -> None:
         """A verified message from ``hub/broadcast``."""
@@ -321,6 +327,8 @@ class ControllerService:
             self._on_acl(item.payload, now)
         elif item.kind == "broadcast":
             self._on_broadcast(item.payload, now)
+        elif item.kind == "response":
+            self._on_response(item.payload, now)
         elif item.kind == "call":
             item.payload()
         elif item.kind == "connected":
@@ -511,11 +519,25 @@ class ControllerService:
         if (self._last_resync is not None
                 and now - self._last_resync < timedelta(seconds=RESYNC_MIN_INTERVAL_S)):
             return
-        delivery = self.link.request(AclResync(corr=secrets.token_hex(8),
-                                               have_version=self.cache.version, why=why[:200]))
+        corr = secrets.token_hex(8)
+        self._resync_corrs = {*list(self._resync_corrs)[-7:], corr}
+        delivery = self.link.request(AclResync(corr=corr, have_version=self.cache.version,
+                                               why=why[:200]))
         # Unsent (offline) requests do not count: the next connect asks again.
         self._last_resync = now if getattr(delivery, "sent", True) else None
         log.info("event=acl_resync_requested have=%s why=%s", self.cache.version, why)
+
+    def _on_response(self, env: Envelope, now: datetime) -> None:
+        body = env.body
+        if not isinstance(body, Response) or body.corr not in self._resync_corrs:
+            return
+        self._resync_corrs.discard(body.corr)
+        version = body.data.get("version")
+        if body.ok and isinstance(version, int) and version == self.cache.version:
+            # The hub confirms the version in force: a successful sync with nothing to change.
+            self.cache.touch_sync(now)
+            log.info("event=acl_confirmed version=%s", version)
+            self._publish_status(now)
 
     def _on_broadcast(self, env: Envelope, now: datetime) -> None:
         body = env.body
@@ -567,6 +589,11 @@ class ControllerService:
             self.cache.save_trusted_time(now)
             self._last_trusted_save = now
             self._trust_anchor = max(now, self._trust_anchor) if self._trust_anchor else now
+
+    @property
+    def pending_resyncs(self) -> frozenset[str]:
+        """Correlation ids of resync requests not yet answered."""
+        return frozenset(self._resync_corrs)
 
     @property
     def is_clock_trusted(self) -> bool:

@@ -260,3 +260,15 @@ def test_revocation_only_delta_is_one_transaction(cache: AclCache) -> None:
     assert (result.outcome, cache.version) == ("applied", 2)
     rows = cache._conn.execute("SELECT COUNT(*) FROM credentials WHERE status = 'revoked'")
     assert rows.fetchone()[0] == 2
+
+
+def test_same_version_snapshot_only_refreshes_sync(cache: AclCache) -> None:
+    """The hub's full answer to a resync at the version in force changes nothing but the sync."""
+    loaded(cache, 3, n=4)
+    cache.apply_delta(delta(3, 3), T0)  # sanity: still 3
+    later = T0 + timedelta(hours=5)
+    parts = snapshot(3, [credential(cred(77), "X")], chunks=2)
+    assert cache.apply_snapshot(parts[0], later).outcome == "ignored"
+    assert cache.last_sync_at == T0
+    assert cache.apply_snapshot(parts[1], later).outcome == "current"
+    assert cache.last_sync_at == later and len(cache) == 4 and cache.credential(cred(77)) is None

@@ -329,3 +329,27 @@ def test_status_fields(rig: Rig) -> None:
     """The status carries the ACL version, the clock state and the stale flag."""
     fields = rig.service.status_fields(rig.clock.now)
     assert fields == {"acl_version": 1, "clock": "trusted", "stale_acl": False, "faults": []}
+
+
+def test_hub_confirming_version_is_a_sync(tmp_path: Path) -> None:
+    """A gap asks for a resync; the hub's answer naming our version clears the stale flag."""
+    from link.messages import Response
+
+    rig = Rig(tmp_path, start_at=T0 + timedelta(days=2), synced_at=T0)
+    try:
+        assert rig.service.status_fields(rig.clock.now)["stale_acl"] is True
+        rig.service.acl_message(Envelope("acl.delta", "hub", 1, "2026-12-04T15:00:00Z",
+                                         delta(7, 8)))
+        rig.service.drain()
+        (corr,) = rig.service.pending_resyncs
+        wrong = Response(corr="x" * 16, ok=True, data={"version": 1})
+        rig.service.response(Envelope("resp", "hub", 2, "2026-12-04T15:00:00Z", wrong))
+        rig.service.drain()
+        assert rig.service.status_fields(rig.clock.now)["stale_acl"] is True
+        answer = Response(corr=corr, ok=True, data={"version": 1})
+        rig.service.response(Envelope("resp", "hub", 3, "2026-12-04T15:00:00Z", answer))
+        rig.service.drain()
+        assert rig.service.status_fields(rig.clock.now)["stale_acl"] is False
+        assert not rig.service.pending_resyncs
+    finally:
+        rig.close()

@@ -113,7 +113,8 @@ class Hub:
             return [body for _, (t, body) in sorted(self.events.items()) if t == type_name]
 
 
-def write_config(tmp_path: Path, broker, pki, *, ntp: str = "synced") -> config_mod.ControllerConfig:
+def write_config(tmp_path: Path, broker, pki, *,
+                 ntp: str = "synced") -> config_mod.ControllerConfig:
     """A simulated controller.toml with fresh key files; return it loaded."""
     ident = pki.client(DEVICE)
     keys.generate(tmp_path / "device.key", tmp_path / "device.pub")
