@@ -106,9 +106,10 @@ def qr_image(token: str, box_dots: int) -> Image.Image:
     qr = segno.make_qr(qr_payload(token), error="m")
     size = qr.symbol_size(scale=1, border=4)[0]
     scale = max(2, box_dots // size)
-    rows = np.array([[bool(v) for v in row] for row in qr.matrix_iter(scale=scale, border=4)])
-    pixels = np.where(rows, 0, 255).astype(np.uint8)
-    return Image.fromarray(pixels, mode="L").convert("1")
+    modules = np.array([list(row) for row in qr.matrix], dtype=np.uint8)
+    modules = np.pad(modules, 4)  # the quiet zone
+    dark = np.kron(modules, np.ones((scale, scale), dtype=np.uint8))
+    return Image.fromarray(np.where(dark > 0, 0, 255).astype(np.uint8), mode="L").convert("1")
 
 
 def render(data: BadgeData, *, paper_dots: int = 384) -> Image.Image:

@@ -87,6 +87,7 @@ class Kiosk:
         self._stop = threading.Event()
         self._refresher: threading.Thread | None = None
         self._camera_lock = threading.Lock()
+        self._watch: tuple[datetime, WatchCache] | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def start(self, refresh_s: float = 300.0) -> None:
@@ -131,10 +132,13 @@ class Kiosk:
             log.warning("hub sent a bad directory")
             return False
         self.store.put_cache("directory", directory.model_dump(mode="json"), now)
+        current = self.store.get_cache("watchlist")
+        have = current[0]["version"] if current else None
         pages: list[wire.WatchlistResult] = []
         page, total = 0, 1
         while page < total:
-            resp = self.gateway.request(wire.WatchlistFetch(corr=new_corr(), page=page), self.hub_timeout_s * 5)
+            body = wire.WatchlistFetch(corr=new_corr(), page=page, have_version=have if page == 0 else None)
+            resp = self.gateway.request(body, self.hub_timeout_s * 5)
             if resp is None or not resp.ok:
                 return False
             try:
@@ -142,6 +146,11 @@ class Kiosk:
             except ValidationError:
                 log.warning("hub sent a bad watch-list page")
                 return False
+            if result.unchanged and current is not None and result.version == have:
+                # Same list: it is now confirmed current, so its age starts again.
+                self.store.put_cache("watchlist", {**current[0], "issued_at": result.issued_at,
+                                                   "max_age_s": result.max_age_s}, now)
+                return True
             if pages and result.version != pages[0].version:
                 return False  # the list changed mid-fetch: try again next time
             pages.append(result)
@@ -165,15 +174,22 @@ class Kiosk:
 
     def watch_cache(self) -> WatchCache | None:
         """The cached, hashed watch list, or None when the hub never sent one."""
+        fetched = self.store.cache_time("watchlist")
+        if fetched is None:
+            return None
+        if self._watch is not None and self._watch[0] == fetched:
+            return self._watch[1]
         cached = self.store.get_cache("watchlist")
         if cached is None:
             return None
         body = cached[0]
         max_age = self.watch_max_age_s or body["max_age_s"]
-        return WatchCache.from_entries(
+        cache = WatchCache.from_entries(
             version=body["version"], issued_at=datetime.fromisoformat(body["issued_at"].replace("Z", "+00:00")),
             max_age=timedelta(seconds=max_age), secret=bytes.fromhex(body["secret"]),
             nicknames=body["nicknames"], entries=body["entries"])
+        self._watch = (fetched, cache)
+        return cache
 
     def zone(self) -> ZoneInfo:
         """The building's time zone (from the directory), UTC until known."""

@@ -151,6 +151,12 @@ class KioskStore:
             self._db.execute("INSERT OR REPLACE INTO cache (name, body, fetched_at) VALUES (?,?,?)",
                              (name, json.dumps(body, separators=(",", ":")), _iso(now)))
 
+    def cache_time(self, name: str) -> datetime | None:
+        """When a cache was last stored, or None."""
+        with self._lock:
+            row = self._db.execute("SELECT fetched_at FROM cache WHERE name = ?", (name,)).fetchone()
+        return _dt(row[0]) if row else None
+
     def get_cache(self, name: str) -> tuple[Any, datetime] | None:
         """(body, fetched_at) or None."""
         with self._lock:

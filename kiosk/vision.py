@@ -23,6 +23,8 @@ from PIL import Image
 #: A frame darker and flatter than this is "no picture" (lens covered, camera failing).
 BLANK_MEAN = 16
 BLANK_STD = 6
+#: Faces are looked for on a copy of the frame at most this wide.
+DETECT_WIDTH = 640
 _SWEEP_DEG = (-6, 6, -12, 12, -18, 18, -24, 24)
 
 
@@ -129,10 +131,15 @@ class FaceFinder:
 
     def find(self, frame: np.ndarray) -> list[Face]:
         """Every face seen, largest first."""
-        gray = cv2.equalizeHist(_gray(frame))
-        found = self._cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=6,
-                                               minSize=(self.min_face_px, self.min_face_px))
-        faces = [Face(int(x), int(y), int(w), int(h)) for (x, y, w, h) in found]
+        gray = _gray(frame)
+        # A visitor stands close: detecting on a frame at most DETECT_WIDTH wide finds the same
+        # faces several times faster (the cascade's cost grows with the pixel count).
+        scale = min(1.0, DETECT_WIDTH / gray.shape[1])
+        small = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else gray
+        small = cv2.equalizeHist(small)
+        min_px = max(24, int(self.min_face_px * scale))
+        found = self._cascade.detectMultiScale(small, scaleFactor=1.15, minNeighbors=5, minSize=(min_px, min_px))
+        faces = [Face(int(x / scale), int(y / scale), int(w / scale), int(h / scale)) for (x, y, w, h) in found]
         return sorted(faces, key=lambda f: f.w * f.h, reverse=True)
 
 

@@ -209,6 +209,8 @@ class WatchlistResult(_Data):
     page: Annotated[int, Field(ge=0)]
     pages: Annotated[int, Field(ge=1)]
     entries: list[tuple[int, list[str], list[str]]] = Field(default_factory=list)
+    #: the kiosk's ``have_version`` is current: keep the cache, it is confirmed as of ``issued_at``
+    unchanged: bool = False
 
 
 #: Error words a ``resp`` may carry for these requests (``resp.error``).

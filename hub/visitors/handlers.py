@@ -61,7 +61,8 @@ def directory(session: Session, settings: VisitorSettings, device_id: str, body:
 
 def watchlist(session: Session, settings: VisitorSettings, device_id: str, body: Any, now: datetime) -> dict:
     """``visit.watchlist`` -> WatchlistResult data (one page)."""
-    return services.watchlist_page(session, settings, device_id, body.page, now)
+    return services.watchlist_page(session, settings, device_id, body.page, now,
+                                   have_version=getattr(body, "have_version", None))
 
 
 def on_signed_in(session: Session, settings: VisitorSettings, device_id: str, body: Any, now: datetime) -> None:

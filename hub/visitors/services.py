@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub.models import Building, Device, Person
@@ -51,7 +51,8 @@ class VisitorSettings:
     #: keys the person fingerprint that remembers dismissed false matches
     fingerprint_key: bytes
     watch_max_age_s: int = 86400
-    watch_page_size: int = 5000
+    #: entries per page; 2,000 keeps a page well under the 1 MiB payload cap
+    watch_page_size: int = 2000
     visit_hours: int = 8
     closing: str = "18:00"
     _index: tuple[int, screening.WatchIndex] | None = field(default=None, repr=False)
@@ -276,19 +277,27 @@ def _building_scope(session: Session, building_id: str, hits: Iterable[int]) -> 
 
 
 def watchlist_page(session: Session, settings: VisitorSettings, device_id: str, page: int,
-                   now: datetime) -> dict:
-    """One page of the hashed cache for a kiosk (its building's entries and district-wide ones)."""
+                   now: datetime, have_version: int | None = None) -> dict:
+    """One page of the hashed cache for a kiosk (its building's entries and district-wide ones).
+
+    When ``have_version`` is the current version the answer is ``unchanged`` with no entries:
+    the kiosk's copy is confirmed current as of ``now``.
+    """
     device = _kiosk(session, device_id)
     state = watch_state(session, now)
-    entries = list(_active_entries(session, device.building_id))
-    entries.sort(key=lambda e: e.id)
+    if have_version is not None and have_version == state.version:
+        return {"version": state.version, "issued_at": _ts(now), "max_age_s": settings.watch_max_age_s,
+                "secret": state.cache_secret.hex(), "page": 0, "pages": 1, "entries": [], "unchanged": True}
+    scope = (WatchEntry.active.is_(True)) & (
+        (WatchEntry.building_id.is_(None)) | (WatchEntry.building_id == device.building_id))
+    total = session.scalar(select(func.count()).select_from(WatchEntry).where(scope)) or 0
     size = settings.watch_page_size
-    pages = max(1, -(-len(entries) // size))
+    pages = max(1, -(-total // size))
     if page >= pages:
         raise VisitorError("not_found", f"page {page} of {pages}")
-    chunk = entries[page * size:(page + 1) * size]
-    rows = screening.cache_entries((screening.WatchEntry(e.id, e.first, e.last, e.dob) for e in chunk),
-                                   state.cache_secret)
+    chunk = session.execute(select(WatchEntry.id, WatchEntry.first, WatchEntry.last, WatchEntry.dob)
+                            .where(scope).order_by(WatchEntry.id).offset(page * size).limit(size))
+    rows = screening.cache_entries((screening.WatchEntry(*row) for row in chunk), state.cache_secret)
     return {
         "version": state.version, "issued_at": _ts(now), "max_age_s": settings.watch_max_age_s,
         "secret": state.cache_secret.hex(), "nicknames": [list(g) for g in screening.NICKNAMES],

@@ -65,7 +65,7 @@ def _shot(page, name: str) -> None:
 @pytest.mark.parametrize("size", [(800, 480), (1280, 800)], ids=["800x480", "1280x800"])
 def test_sign_in_end_to_end(served, browser, size) -> None:
     base, env = served
-    env.show("licence.png", "face.jpg")
+    env.show("licence.png")  # the visitor holds up the back of the licence
     page = browser.new_page(viewport={"width": size[0], "height": size[1]}, has_touch=True)
     errors: list[str] = []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
@@ -77,9 +77,10 @@ def test_sign_in_end_to_end(served, browser, size) -> None:
     page.get_by_test_id("category-visitor").click()
     page.wait_for_url("**/in/id")
     _shot(page, f"scan-{size[0]}")
-    # The page polls the camera; the simulated one shows the licence, then the face.
+    # The page polls the camera until the barcode reads.
     page.wait_for_url("**/in/photo", timeout=15_000)
     assert "¡Hola, Jordan!" in page.content()
+    env.show("face.jpg")  # card away, face to the camera
     for _ in range(4):
         page.get_by_test_id("take-photo").click()
         page.wait_for_load_state()

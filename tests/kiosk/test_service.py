@@ -205,3 +205,12 @@ def test_camera_gone(kiosk_env) -> None:
 def test_badge_qr_round_trip_token_format() -> None:
     assert badge.token_from_qr(badge.qr_payload(badge.new_token()))
     assert vision.decode_qr(np.zeros((100, 100, 3), np.uint8)) is None
+
+
+def test_refresh_confirms_an_unchanged_list(kiosk_env) -> None:
+    env = kiosk_env
+    before = env.kiosk.watch_cache()
+    assert env.kiosk.refresh()
+    after = env.kiosk.watch_cache()
+    assert after.version == before.version and after.issued_at >= before.issued_at
+    assert env.hub.requests.count("visit.watchlist") == 2  # one full page, then one "unchanged"

@@ -228,3 +228,15 @@ def test_property_csv_import_never_crashes(session, text: str) -> None:
     except VisitorError:
         return
     assert report.added >= 0
+
+
+def test_watchlist_unchanged_answer(session, settings) -> None:
+    services.add_watch_entry(session, first="Ana", last="Souza", dob=None, kind="banned", now=NOW)
+    full = services.watchlist_page(session, settings, "kiosk-front", 0, NOW)
+    later = NOW + timedelta(hours=3)
+    same = wire.WatchlistResult.model_validate(
+        services.watchlist_page(session, settings, "kiosk-front", 0, later, have_version=full["version"]))
+    assert same.unchanged and same.entries == [] and same.issued_at == "2026-11-28T17:00:00Z"
+    services.add_watch_entry(session, first="Bo", last="Lee", dob=None, kind="banned", now=NOW)
+    changed = services.watchlist_page(session, settings, "kiosk-front", 0, later, have_version=full["version"])
+    assert "unchanged" not in changed and len(changed["entries"]) == 2
