@@ -9,6 +9,10 @@ UID. The holder's name is not kept: the door needs only the staff id.
 
 At start every credential is loaded into a dict (a lookup never touches the disk); a file
 that is not a healthy cache stops the start with :class:`CacheCorrupt` and is left in place.
+
+Threads: what decisions read is one :class:`LiveAcl` object, replaced whole when a snapshot
+or a delta lands, so a decision taken on :meth:`AclCache.view` sees one version throughout
+while another thread applies the next one. Every use of the SQLite file is under one lock.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ import json
 import logging
 import sqlite3
 import sys
+import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
@@ -63,6 +68,74 @@ def _row(c: AclCredential) -> tuple:
             pin.iterations if pin else None)
 
 
+#: Thousands of cards share a handful of group lists: one tuple of each (bounded by the ACL).
+_GROUP_TUPLES: dict[str, tuple[str, ...]] = {}
+
+
+def _groups_tuple(text: str) -> tuple[str, ...]:
+    found = _GROUP_TUPLES.get(text)
+    if found is None:
+        if len(_GROUP_TUPLES) > 10_000:
+            _GROUP_TUPLES.clear()
+        found = tuple(sys.intern(g) for g in text.split(",") if g)
+        _GROUP_TUPLES[text] = found
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class LiveAcl:
+    """One version of the ACL as decisions read it (an :class:`controller.policy.AclView`)."""
+
+    version: int | None = None
+    building: str | None = None
+    tz: ZoneInfo = _UTC_ZONE
+    lockdown: bool = False
+    last_sync_at: datetime | None = None
+    doors: dict[str, AclDoor] = field(default_factory=dict)
+    groups: dict[str, Group] = field(default_factory=dict)
+    holidays: dict[date, tuple[Holiday, ...]] = field(default_factory=dict)
+    wire: tuple[tuple[AclDoor, ...], tuple[AclGroup, ...], tuple[AclHoliday, ...]] = ((), (), ())
+    #: 32-byte HMAC -> packed record; changed in place only by the thread applying ACLs
+    creds: dict[bytes, str] = field(default_factory=dict)
+
+    def door(self, door: str) -> AclDoor | None:
+        """A door's rules."""
+        return self.doors.get(door)
+
+    def group(self, group: str) -> Group | None:
+        """An access group."""
+        return self.groups.get(group)
+
+    def holidays_on(self, day: date) -> Sequence[Holiday]:
+        """Holidays on a local date."""
+        return self.holidays.get(day, ())
+
+    def credential(self, cred: str) -> Credential | None:
+        """A card by its HMAC hex (from memory)."""
+        try:
+            packed = self.creds.get(bytes.fromhex(cred))
+        except ValueError:
+            return None
+        if packed is None:
+            return None
+        holder, holder_status, status, groups, flags, salt, hsh, iters = packed.split(_SEP)
+        pin = Pin(salt, hsh, int(iters)) if salt else None
+        return Credential(cred, holder, holder_status, status, _groups_tuple(groups),
+                          flags[0] == "1", flags[1] == "1", pin)
+
+
+def _rules(doors: Sequence[AclDoor], groups: Sequence[AclGroup],
+           holidays: Sequence[AclHoliday]) -> dict:
+    by_day: dict[date, list[Holiday]] = {}
+    for h in holidays:
+        hol = holiday_from(h)
+        by_day.setdefault(hol.day, []).append(hol)
+    return {"doors": {d.door: d for d in doors},
+            "groups": {g.group: group_from(g) for g in groups},
+            "holidays": {day: tuple(items) for day, items in by_day.items()},
+            "wire": (tuple(doors), tuple(groups), tuple(holidays))}
+
+
 def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
@@ -75,6 +148,7 @@ class AclCache:
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
+        self._lock = threading.RLock()
         try:
             self._conn = link_sqlite.connect(self.path)
         except link_sqlite.StoreError as exc:
@@ -109,18 +183,18 @@ class AclCache:
 
     def _load(self) -> None:
         meta = self._meta()
-        self._version: int | None = int(meta["version"]) if "version" in meta else None
-        self._building: str | None = meta.get("building")
-        self._tz = _zone(meta["tz"]) if "tz" in meta else _UTC_ZONE
-        self._lockdown = meta.get("lockdown") == "1"
-        self._last_sync_at = (datetime.fromisoformat(meta["last_sync_at"])
-                              if "last_sync_at" in meta else None)
-        self._set_rules(
-            [AclDoor.model_validate(d) for d in json.loads(meta.get("doors", "[]"))],
-            [AclGroup.model_validate(g) for g in json.loads(meta.get("groups", "[]"))],
-            [AclHoliday.model_validate(h) for h in json.loads(meta.get("holidays", "[]"))])
-        self._groups_intern: dict[str, tuple[str, ...]] = {}
-        self._creds = self._read_all()
+        self._live = LiveAcl(
+            version=int(meta["version"]) if "version" in meta else None,
+            building=meta.get("building"),
+            tz=_zone(meta["tz"]) if "tz" in meta else _UTC_ZONE,
+            lockdown=meta.get("lockdown") == "1",
+            last_sync_at=(datetime.fromisoformat(meta["last_sync_at"])
+                          if "last_sync_at" in meta else None),
+            creds=self._read_all(),
+            **_rules([AclDoor.model_validate(d) for d in json.loads(meta.get("doors", "[]"))],
+                     [AclGroup.model_validate(g) for g in json.loads(meta.get("groups", "[]"))],
+                     [AclHoliday.model_validate(h)
+                      for h in json.loads(meta.get("holidays", "[]"))]))
 
     def _read_all(self) -> dict[bytes, str]:
         # NOTE: 100,000 cards must fit the Pi's memory budget (80 MB for the whole service),
@@ -128,80 +202,58 @@ class AclCache:
         return {bytes.fromhex(row[0]): _pack(row)
                 for row in self._conn.execute(f"SELECT {_COLUMNS} FROM credentials")}
 
-    def _set_rules(self, doors: Sequence[AclDoor], groups: Sequence[AclGroup],
-                   holidays: Sequence[AclHoliday]) -> None:
-        self._doors = {d.door: d for d in doors}
-        self._groups = {g.group: group_from(g) for g in groups}
-        by_day: dict[date, list[Holiday]] = {}
-        for h in holidays:
-            hol = holiday_from(h)
-            by_day.setdefault(hol.day, []).append(hol)
-        self._holidays = {day: tuple(items) for day, items in by_day.items()}
-        self._wire_rules = (list(doors), list(groups), list(holidays))
-
-    def _unpack(self, cred: str, packed: str) -> Credential:
-        holder, holder_status, status, groups, flags, salt, hsh, iters = packed.split(_SEP)
-        # Thousands of cards share a handful of group lists: keep one tuple of each.
-        interned = self._groups_intern.get(groups)
-        if interned is None:
-            interned = tuple(sys.intern(g) for g in groups.split(",") if g)
-            self._groups_intern[groups] = interned
-        pin = Pin(salt, hsh, int(iters)) if salt else None
-        return Credential(cred, holder, holder_status, status, interned,
-                          flags[0] == "1", flags[1] == "1", pin)
-
     # ------------------------------------------------------------------ AclView
+    def view(self) -> LiveAcl:
+        """The ACL in force, as one object that later changes do not touch."""
+        return self._live
+
     @property
     def tz(self) -> ZoneInfo:
         """The building's zone (UTC before the first snapshot)."""
-        return self._tz
+        return self._live.tz
 
     @property
     def lockdown(self) -> bool:
         """True while the ACL says a lockdown is in force."""
-        return self._lockdown
+        return self._live.lockdown
 
     @property
     def last_sync_at(self) -> datetime | None:
         """UTC time of the last successful sync, None if never."""
-        return self._last_sync_at
+        return self._live.last_sync_at
 
     @property
     def version(self) -> int | None:
         """The ACL version in force, None before the first snapshot."""
-        return self._version
+        return self._live.version
 
     @property
     def building(self) -> str | None:
         """The building this ACL belongs to."""
-        return self._building
+        return self._live.building
 
     def door(self, door: str) -> AclDoor | None:
         """A door's rules."""
-        return self._doors.get(door)
+        return self._live.door(door)
 
     def doors(self) -> list[AclDoor]:
         """Every door in the ACL."""
-        return list(self._doors.values())
+        return list(self._live.doors.values())
 
     def group(self, group: str) -> Group | None:
         """An access group."""
-        return self._groups.get(group)
+        return self._live.group(group)
 
     def holidays_on(self, day: date) -> Sequence[Holiday]:
         """Holidays on a local date."""
-        return self._holidays.get(day, ())
+        return self._live.holidays_on(day)
 
     def credential(self, cred: str) -> Credential | None:
         """A card by its HMAC hex (from memory)."""
-        try:
-            packed = self._creds.get(bytes.fromhex(cred))
-        except ValueError:
-            return None
-        return None if packed is None else self._unpack(cred, packed)
+        return self._live.credential(cred)
 
     def __len__(self) -> int:
-        return len(self._creds)
+        return len(self._live.creds)
 
     # ------------------------------------------------------------------ writing
     def _tx(self):
@@ -214,20 +266,25 @@ class AclCache:
 
     def apply_snapshot(self, snap: AclSnapshot, now: datetime) -> ApplyResult:
         """Stage one chunk; when the last one arrives, swap the whole ACL in one transaction."""
-        if self._version is not None and snap.version < self._version:
-            return ApplyResult("refused", self._version,
-                               f"snapshot {snap.version} is older than {self._version}")
+        with self._lock:
+            return self._apply_snapshot(snap, now)
+
+    def _apply_snapshot(self, snap: AclSnapshot, now: datetime) -> ApplyResult:
+        version = self._live.version
+        if version is not None and snap.version < version:
+            return ApplyResult("refused", version,
+                               f"snapshot {snap.version} is older than {version}")
         try:
             _zone(snap.tz)
         except ValueError as exc:
-            return ApplyResult("refused", self._version, str(exc))
-        if snap.version == self._version:
+            return ApplyResult("refused", version, str(exc))
+        if snap.version == version:
             # The hub answers a resync with a full snapshot even when nothing changed: the
             # same version is the same content, so only the sync time moves (on the last chunk).
             if snap.chunk == snap.chunks - 1:
                 self.touch_sync(now)
-                return ApplyResult("current", self._version)
-            return ApplyResult("ignored", self._version, "version already in force")
+                return ApplyResult("current", version)
+            return ApplyResult("ignored", version, "version already in force")
         meta = self._meta()
         header = {"version": snap.version, "chunks": snap.chunks, "building": snap.building,
                   "tz": snap.tz, "lockdown": snap.lockdown}
@@ -242,7 +299,7 @@ class AclCache:
                     staged = {"header": header, "got": [], "doors": [], "groups": [],
                               "holidays": []}
                 if snap.chunk in staged["got"]:
-                    return ApplyResult("ignored", self._version,
+                    return ApplyResult("ignored", version,
                                        f"chunk {snap.chunk} already staged")
                 self._conn.executemany(
                     f"INSERT OR REPLACE INTO staging ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -255,9 +312,9 @@ class AclCache:
         except sqlite3.OperationalError as exc:
             log.error("snapshot chunk not staged version=%s chunk=%s error=%s",
                       snap.version, snap.chunk, exc)
-            return ApplyResult("refused", self._version, f"staging failed: {exc}")
+            return ApplyResult("refused", version, f"staging failed: {exc}")
         if len(staged["got"]) < snap.chunks:
-            return ApplyResult("staged", self._version,
+            return ApplyResult("staged", version,
                                f"chunk {snap.chunk + 1} of {snap.chunks}")
         return self._swap_in(staged, now)
 
@@ -283,20 +340,20 @@ class AclCache:
         except sqlite3.OperationalError as exc:
             log.error("snapshot apply failed version=%s error=%s; old ACL kept",
                       header["version"], exc)
-            return ApplyResult("refused", self._version, f"apply failed: {exc}")
-        self._version = header["version"]
-        self._building = header["building"]
-        self._tz = _zone(header["tz"])
-        self._lockdown = bool(header["lockdown"])
-        self._last_sync_at = now
-        self._set_rules(doors, groups, holidays)
-        self._groups_intern = {}
-        self._creds = self._read_all()
-        return ApplyResult("applied", self._version)
+            return ApplyResult("refused", self._live.version, f"apply failed: {exc}")
+        self._live = LiveAcl(version=header["version"], building=header["building"],
+                             tz=_zone(header["tz"]), lockdown=bool(header["lockdown"]),
+                             last_sync_at=now, creds=self._read_all(),
+                             **_rules(doors, groups, holidays))
+        return ApplyResult("applied", self._live.version)
 
     def apply_delta(self, delta: AclDelta, now: datetime) -> ApplyResult:
         """Apply a delta on top of ``from_version``; a gap asks for a snapshot."""
-        current = self._version
+        with self._lock:
+            return self._apply_delta(delta, now)
+
+    def _apply_delta(self, delta: AclDelta, now: datetime) -> ApplyResult:
+        current = self._live.version
         if current is None:
             return ApplyResult("resync", None, "no snapshot yet")
         if delta.to_version < delta.from_version:
@@ -330,9 +387,8 @@ class AclCache:
                 log.error("revocation not stored to=%s error=%s", delta.to_version, exc)
                 return ApplyResult("refused", current, f"apply failed: {exc}")
             self._revoke_in_memory(revoked)
-            self._version = delta.to_version
-            self._last_sync_at = now
-            return ApplyResult("applied", self._version)
+            self._live = replace(self._live, version=delta.to_version, last_sync_at=now)
+            return ApplyResult("applied", delta.to_version)
         # Revocations first, committed on their own: a terminated employee's card stops
         # working even if the rest of this delta cannot be applied.
         if revoked:
@@ -344,11 +400,11 @@ class AclCache:
                 log.error("revocation not stored to=%s error=%s", delta.to_version, exc)
                 return ApplyResult("refused", current, f"apply failed: {exc}")
         upserts = [c for c in delta.credentials if c.cred not in revoked]
-        doors, groups, holidays = self._wire_rules
+        doors, groups, holidays = self._live.wire
         new_doors = delta.doors if delta.doors is not None else doors
         new_groups = delta.groups if delta.groups is not None else groups
         new_holidays = delta.holidays if delta.holidays is not None else holidays
-        lockdown = self._lockdown if delta.lockdown is None else delta.lockdown
+        lockdown = self._live.lockdown if delta.lockdown is None else delta.lockdown
         try:
             with self._tx():
                 self._conn.executemany("DELETE FROM credentials WHERE cred = ?",
@@ -369,60 +425,66 @@ class AclCache:
         except sqlite3.OperationalError as exc:
             log.error("delta apply failed to=%s error=%s; revocations kept", delta.to_version, exc)
             return ApplyResult("refused", current, f"apply failed: {exc}")
+        creds = self._live.creds
         for c in delta.remove:
-            self._creds.pop(bytes.fromhex(c), None)
+            creds.pop(bytes.fromhex(c), None)
         for c in upserts:
-            self._creds[bytes.fromhex(c.cred)] = _pack(_row(c))
+            creds[bytes.fromhex(c.cred)] = _pack(_row(c))
+        changes: dict = {"version": delta.to_version, "last_sync_at": now, "lockdown": lockdown}
         if delta.doors is not None or delta.groups is not None or delta.holidays is not None:
-            self._set_rules(new_doors, new_groups, new_holidays)
-        self._lockdown = lockdown
-        self._version = delta.to_version
-        self._last_sync_at = now
-        return ApplyResult("applied", self._version)
+            changes.update(_rules(new_doors, new_groups, new_holidays))
+        self._live = replace(self._live, **changes)
+        return ApplyResult("applied", delta.to_version)
 
     def _revoke_rows(self, revoked: set[str]) -> None:
         self._conn.executemany("UPDATE credentials SET status = 'revoked' WHERE cred = ?",
                                [(c,) for c in revoked])
 
     def _revoke_in_memory(self, revoked: set[str]) -> None:
+        creds = self._live.creds
         for c in revoked:
             key = bytes.fromhex(c)
-            packed = self._creds.get(key)
+            packed = creds.get(key)
             if packed is not None:
-                self._creds[key] = _with_status(packed, "revoked")
+                creds[key] = _with_status(packed, "revoked")
 
     def touch_sync(self, now: datetime) -> None:
         """Record a successful sync that changed nothing (the hub confirmed our version)."""
-        with self._tx():
-            self._put_meta({"last_sync_at": now.isoformat()})
-        self._last_sync_at = now
+        with self._lock:
+            with self._tx():
+                self._put_meta({"last_sync_at": now.isoformat()})
+            self._live = replace(self._live, last_sync_at=now)
 
     def set_lockdown(self, active: bool) -> None:
         """Record a lockdown broadcast until the next ACL version says otherwise."""
-        with self._tx():
-            self._put_meta({"lockdown": "1" if active else "0"})
-        self._lockdown = active
+        with self._lock:
+            with self._tx():
+                self._put_meta({"lockdown": "1" if active else "0"})
+            self._live = replace(self._live, lockdown=active)
 
     # ------------------------------------------------------------------ the clock's anchor
     def last_trusted_time(self) -> datetime | None:
         """The latest time this device knew to be right (persisted across reboots)."""
-        row = self._conn.execute(
-            "SELECT value FROM meta WHERE key = 'last_trusted_at'").fetchone()
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT value FROM meta WHERE key = 'last_trusted_at'").fetchone()
         return datetime.fromisoformat(row[0]) if row else None
 
     def save_trusted_time(self, now: datetime) -> None:
         """Remember ``now`` as a trusted time (only ever moves forward)."""
-        last = self.last_trusted_time()
-        if last is not None and now <= last:
-            return
-        with self._tx():
-            self._put_meta({"last_trusted_at": now.isoformat()})
+        with self._lock:
+            last = self.last_trusted_time()
+            if last is not None and now <= last:
+                return
+            with self._tx():
+                self._put_meta({"last_trusted_at": now.isoformat()})
 
     def close(self) -> None:
         """Close the file (idempotent)."""
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None  # type: ignore[assignment]
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None  # type: ignore[assignment]
 
     def __enter__(self) -> "AclCache":
         return self

@@ -1,8 +1,10 @@
 """The controller service: the imperative shell around the policy and the door machines.
 
-Every input (card reads, PINs, contact changes, exit buttons, ACL messages, lockdown
-broadcasts) is queued and handled by ONE worker thread, so decisions, door states and the
-cache never race. For each input the worker asks the pure cores what to do and carries out
+Every door input (card reads, PINs, contact changes, exit buttons, lockdown broadcasts) is
+queued and handled by ONE worker thread, so decisions and door states never race. Every
+write to the credential cache (ACL snapshots and deltas, sync times, the clock's anchor) runs
+on a second, "store" thread: a 100,000-card snapshot can take seconds to swap in, and cards
+keep being decided meanwhile from the version in force (:meth:`AclCache.view`). For each input the worker asks the pure cores what to do and carries out
 their effects in order: the event goes to the durable outbox (through
 :class:`link.device.DeviceLink`) before the strike moves, and what is logged is what the
 door did — a grant whose relay cannot be driven is logged as ``access.denied relay_fault``.
@@ -19,7 +21,7 @@ import secrets
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -144,6 +146,10 @@ class ControllerService:
         self._recent: deque[policy.Recent] = deque(maxlen=512)
         self._pending_pin: dict[str, _PendingPin] = {}
         self._keys: dict[str, str] = {}
+        self._store: queue.Queue[tuple[str, Any] | None] = queue.Queue()
+        self._store_thread: threading.Thread | None = None
+        #: a lockdown broadcast, in force until the store thread has written it to the cache
+        self._lockdown_override: bool | None = None
         self._resync_corrs: set[str] = set()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -199,8 +205,8 @@ class ControllerService:
         self._queue.put(_Input("key", door, key))
 
     def acl_message(self, env: Envelope) -> None:
-        """A verified, fresh message from ``hub/<device>/acl``."""
-        self._queue.put(_Input("acl", None, env))
+        """A verified, fresh message from ``hub/<device>/acl`` (applied on the store thread)."""
+        self._store.put(("acl", env))
 
     def response(self, env: Envelope) -> None:
         """A verified answer from ``hub/<device>/resp``."""
@@ -251,6 +257,9 @@ class ControllerService:
                 self._apply(door_id, doorsm.SetLockdown(True), now)
         if self.cache.version is None:
             self._request_resync(now, "no ACL yet")
+        self._store_thread = threading.Thread(target=self._store_run, name="controller-store",
+                                              daemon=True)
+        self._store_thread.start()
         self._thread = threading.Thread(target=self._run, name="controller", daemon=True)
         self._thread.start()
 
@@ -258,8 +267,10 @@ class ControllerService:
         """Stop the worker and release every strike."""
         self._stop.set()
         self._queue.put(_Input("wake"))
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
+        self._store.put(None)
+        for thread in (self._thread, self._store_thread):
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(timeout=5)
         for io in self.doors.values():
             try:
                 io.set_relay(False)
@@ -275,7 +286,12 @@ class ControllerService:
             self._timers(self._clock())
             marker.set()
 
-        self.call(mark)
+        # store -> worker -> store -> worker: ACL work queued before, what the worker did
+        # with its results, and the store jobs that produced, are all finished.
+        def again() -> None:
+            self._store.put(("call", lambda: self.call(mark)))
+
+        self._store.put(("call", lambda: self.call(again)))
         return marker.wait(timeout)
 
     # ------------------------------------------------------------------ the worker
@@ -296,6 +312,30 @@ class ControllerService:
                 self._timers(self._clock())
             except Exception as exc:  # NOTE: fail secure, whatever went wrong
                 self._fail_secure(exc)
+                return
+
+    def _store_run(self) -> None:
+        while True:
+            job = self._store.get()
+            if job is None or self._stop.is_set():
+                return
+            kind, payload = job
+            try:
+                if kind == "acl":
+                    result = self._apply_acl(payload, self._clock())
+                    if result is not None:
+                        self._queue.put(_Input("acl_result", None, result))
+                elif kind == "touch_sync":
+                    self.cache.touch_sync(payload)
+                elif kind == "trusted":
+                    self.cache.save_trusted_time(payload)
+                elif kind == "lockdown":
+                    self.cache.set_lockdown(payload)
+                    self._queue.put(_Input("lockdown_stored", None, payload))
+                elif kind == "call":
+                    payload()
+            except Exception as exc:  # handed to the worker, which fails secure
+                self._queue.put(_Input("fault", None, exc))
                 return
 
     def _seconds_to_next(self, now: datetime) -> float:
@@ -323,8 +363,13 @@ class ControllerService:
         elif item.kind == "tamper":
             self.link.send_event(DeviceTamper(open=item.payload))
             log.warning("door=%s event=tamper open=%s", item.door, item.payload)
-        elif item.kind == "acl":
-            self._on_acl(item.payload, now)
+        elif item.kind == "acl_result":
+            self._after_acl(item.payload, now)
+        elif item.kind == "lockdown_stored":
+            if self._lockdown_override == item.payload:
+                self._lockdown_override = None
+        elif item.kind == "fault":
+            raise item.payload
         elif item.kind == "broadcast":
             self._on_broadcast(item.payload, now)
         elif item.kind == "response":
@@ -394,7 +439,10 @@ class ControllerService:
         cutoff = now - timedelta(seconds=RECENT_KEEP_S)
         while self._recent and self._recent[0].at < cutoff:
             self._recent.popleft()
-        decision = policy.decide(self.cache, door_id, presentation, now, tuple(self._recent),
+        view = self.cache.view()
+        if self._lockdown_override is not None and self._lockdown_override != view.lockdown:
+            view = replace(view, lockdown=self._lockdown_override)
+        decision = policy.decide(view, door_id, presentation, now, tuple(self._recent),
                                  is_clock_trusted=self._is_clock_trusted)
         self.decisions.append((door_id, decision))
         return decision
@@ -483,7 +531,8 @@ class ControllerService:
                  decision.detail, decision.holder)
 
     # ------------------------------------------------------------------ ACL
-    def _on_acl(self, env: Envelope, now: datetime) -> None:
+    def _apply_acl(self, env: Envelope, now: datetime) -> ApplyResult | None:
+        """On the store thread: apply one ACL message to the cache."""
         body = env.body
         if isinstance(body, AclSnapshot):
             result = self.cache.apply_snapshot(body, now)
@@ -491,10 +540,15 @@ class ControllerService:
             result = self.cache.apply_delta(body, now)
         else:
             log.warning("event=acl_unexpected_type type=%s", env.type)
-            return
+            return None
         log.info("event=acl type=%s seq=%d outcome=%s version=%s reason=%s", env.type, env.seq,
                  result.outcome, result.version, result.reason)
-        self._after_acl(result, now)
+        return result
+
+    def _is_lockdown(self) -> bool:
+        if self._lockdown_override is not None:
+            return self._lockdown_override
+        return self.cache.lockdown
 
     def _after_acl(self, result: ApplyResult, now: datetime) -> None:
         if result.outcome == "staged":
@@ -506,8 +560,8 @@ class ControllerService:
             self.link.ack_acl(AclApplied(version=result.version or 0))
             for door_id in self.doors:
                 self._configure_door(door_id)
-                if self._states[door_id].is_lockdown != self.cache.lockdown:
-                    self._apply(door_id, doorsm.SetLockdown(self.cache.lockdown), now)
+                if self._states[door_id].is_lockdown != self._is_lockdown():
+                    self._apply(door_id, doorsm.SetLockdown(self._is_lockdown()), now)
             self._publish_status(now, force=True)
         elif result.outcome == "resync":
             self._request_resync(now, result.reason)
@@ -535,9 +589,8 @@ class ControllerService:
         version = body.data.get("version")
         if body.ok and isinstance(version, int) and version == self.cache.version:
             # The hub confirms the version in force: a successful sync with nothing to change.
-            self.cache.touch_sync(now)
+            self._store.put(("touch_sync", now))
             log.info("event=acl_confirmed version=%s", version)
-            self._publish_status(now)
 
     def _on_broadcast(self, env: Envelope, now: datetime) -> None:
         body = env.body
@@ -545,7 +598,9 @@ class ControllerService:
             return
         if body.buildings and self.cache.building not in body.buildings:
             return
-        self.cache.set_lockdown(body.active)
+        # In force at once; the store thread writes it down (it then holds across restarts).
+        self._lockdown_override = body.active
+        self._store.put(("lockdown", body.active))
         for door_id in self.doors:
             self._apply(door_id, doorsm.SetLockdown(body.active), now)
         log.warning("event=lockdown active=%s by=%s", body.active, body.by)
@@ -586,7 +641,7 @@ class ControllerService:
         self._is_clock_trusted = trusted
         if trusted and (self._last_trusted_save is None
                         or now - self._last_trusted_save >= timedelta(seconds=TRUSTED_SAVE_S)):
-            self.cache.save_trusted_time(now)
+            self._store.put(("trusted", now))
             self._last_trusted_save = now
             self._trust_anchor = max(now, self._trust_anchor) if self._trust_anchor else now
 

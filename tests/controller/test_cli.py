@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import subprocess
 import sys
@@ -14,6 +15,16 @@ import pytest
 from controller.cli import EXIT_CACHE, EXIT_CONFIG, main
 from link import keys
 from tests.controller.acl import SITE_KEY
+
+
+@pytest.fixture(autouse=True)
+def keep_logging():
+    """main() points the root logger at this test's stderr; put it back afterwards."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def write_setup(tmp_path: Path, *, extra_door: str = "", port: int = 9) -> Path:

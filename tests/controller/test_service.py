@@ -353,3 +353,39 @@ def test_hub_confirming_version_is_a_sync(tmp_path: Path) -> None:
         assert not rig.service.pending_resyncs
     finally:
         rig.close()
+
+
+def test_cards_decided_while_a_big_snapshot_swaps_in(rig: Rig) -> None:
+    """The swap runs on the store thread: a tap meanwhile is decided from the version in force."""
+    import threading
+    import time
+
+    from tests.controller.acl import cred
+
+    creds = [credential(cred(i), f"N{i}") for i in range(4000)]
+    creds.append(credential(card(ALICE), "S100", can_escort=True))
+    parts = snapshot(2, creds, chunks=2, doors=DOORS)
+    rig.service.acl_message(Envelope("acl.snapshot", "hub", 1, "2026-12-02T15:00:00Z", parts[0]))
+    rig.service.drain()
+    swapping, done = threading.Event(), threading.Event()
+
+    def crawl() -> int:
+        # Slows SQLite on the store thread (a busy SD card), until the test has its answer.
+        swapping.set()
+        if not done.is_set():
+            time.sleep(0.002)
+        return 0
+
+    rig.cache._conn.set_progress_handler(crawl, 200)
+    rig.service.acl_message(Envelope("acl.snapshot", "hub", 2, "2026-12-02T15:00:00Z", parts[1]))
+    assert swapping.wait(5)
+    rig.service.card("rr-1", bytes.fromhex(ALICE))
+    deadline = time.monotonic() + 2
+    while not rig.service.decisions and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert rig.service.decisions and rig.service.decisions[-1][1].granted
+    assert rig.cache.version == 1  # decided while version 2 was still being written
+    done.set()
+    rig.service.drain()
+    rig.cache._conn.set_progress_handler(None, 0)
+    assert rig.cache.version == 2 and len(rig.cache) == 4001
