@@ -4,12 +4,14 @@ Every door input (card reads, PINs, contact changes, exit buttons, lockdown broa
 queued and handled by ONE worker thread, so decisions and door states never race. Every
 write to the credential cache (ACL snapshots and deltas, sync times, the clock's anchor) runs
 on a second, "store" thread: a 100,000-card snapshot can take seconds to swap in, and cards
-keep being decided meanwhile from the version in force (:meth:`AclCache.view`). For each input the worker asks the pure cores what to do and carries out
-their effects in order: the event goes to the durable outbox (through
-:class:`link.device.DeviceLink`) before the strike moves, and what is logged is what the
-door did — a grant whose relay cannot be driven is logged as ``access.denied relay_fault``.
+keep being decided meanwhile from the version in force (:meth:`AclCache.view`).
 
-Fail secure: any unexpected exception in the worker drops every strike, records a
+For each input the worker asks the pure cores what to do and carries out their effects in
+order: the event goes to the durable outbox (through :class:`link.device.DeviceLink`) before
+the strike moves, and what is logged is what the door did — a grant whose relay cannot be
+driven is logged as ``access.denied relay_fault``.
+
+Fail secure: any unexpected exception on either thread drops every strike, records a
 ``device.fault`` event, and ends the service with a non-zero exit code so systemd restarts it.
 """
 
