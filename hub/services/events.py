@@ -1,0 +1,172 @@
+"""Device events: stored once per (device, seq), their side effects, and search with cursors."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from link import messages as m
+from hub.models import Device, Door, Event, Visit
+from hub.services import alerts
+from hub.services.errors import Invalid
+
+
+@dataclass(frozen=True)
+class IncomingEvent:
+    """A verified event envelope, ready to store."""
+
+    device_id: str
+    seq: int
+    type: str
+    at: datetime
+    body: m.Body
+
+
+def _row(item: IncomingEvent, building_id: str | None, now: datetime) -> dict[str, Any]:
+    body = item.body
+    return {
+        "device_id": item.device_id, "seq": item.seq, "type": item.type, "at": item.at,
+        "received_at": now, "building_id": building_id,
+        "door_id": getattr(body, "door", None), "holder": getattr(body, "holder", None),
+        "cred": getattr(body, "cred", None), "reason": getattr(body, "reason", None),
+        "severity": getattr(body, "severity", "info"), "body": m.encode_body(body),
+    }
+
+
+def store(session: Session, items: list[IncomingEvent], buildings: dict[str, str | None],
+          now: datetime) -> list[IncomingEvent]:
+    """Insert each (device, seq) at most once; return the items that were new."""
+    if not items:
+        return []
+    rows = [_row(i, buildings.get(i.device_id), now) for i in items]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(Event).on_conflict_do_nothing(index_elements=["device_id", "seq"]).returning(
+        Event.device_id, Event.seq)
+    inserted = {(r[0], r[1]) for r in session.execute(stmt, rows)}
+    new, seen = [], set()
+    for item in items:
+        key = (item.device_id, item.seq)
+        if key in inserted and key not in seen:
+            seen.add(key)
+            new.append(item)
+    return new
+
+
+_ALERTING = {"door.forced", "door.held", "device.tamper", "device.fault", "alert.wrong_pins"}
+
+
+def apply_effects(session: Session, new: Iterable[IncomingEvent], buildings: dict[str, str | None],
+                  now: datetime) -> None:
+    """Door live state, visits on site and alerts, from events stored for the first time."""
+    for item in new:
+        body, building = item.body, buildings.get(item.device_id)
+        door_id = getattr(body, "door", None)
+        if door_id is not None:
+            door = session.get(Door, door_id)
+            if door is not None and door.device_id == item.device_id and (
+                    door.last_event_at is None or item.at >= door.last_event_at):
+                door.last_event_at, door.last_event_type = item.at, item.type
+                if item.type == "door.opened" or item.type == "door.forced":
+                    door.is_open = True
+                elif item.type == "door.closed":
+                    door.is_open = False
+        if isinstance(body, m.VisitSignedIn) and building is not None:
+            if session.get(Visit, body.visit) is None:
+                expires = (datetime.fromisoformat(body.expires_at.replace("Z", "+00:00"))
+                           if body.expires_at else None)
+                session.add(Visit(id=body.visit, device_id=item.device_id, building_id=building,
+                                  name=body.name, category=body.category, host=body.host,
+                                  destination=body.destination,
+                                  escort_required=body.escort_required, signed_in_at=item.at,
+                                  expires_at=expires))
+        elif isinstance(body, m.VisitSignedOut):
+            visit = session.get(Visit, body.visit)
+            if visit is not None and visit.signed_out_at is None:
+                visit.signed_out_at, visit.signed_out_how = item.at, body.how
+        if item.type in _ALERTING or (isinstance(body, m.AccessDenied)
+                                      and body.reason == "revoked"):
+            what = item.type if item.type != "access.denied" else "revoked card presented"
+            alerts.raise_alert(
+                session, key=f"{item.type}:{item.device_id}:{door_id or ''}:{item.seq}",
+                kind=item.type.replace(".", "_"),
+                severity=body.severity if body.severity != "info" else "warning",
+                building_id=building, device_id=item.device_id, now=now,
+                message=f"{what} at {door_id or item.device_id}"
+                        + (f" (holder {body.holder})" if getattr(body, "holder", None) else ""))
+
+
+def committed_above(session: Session, device_id: str, upto: int, limit: int = 10_000) -> list[int]:
+    """Sequence numbers stored for ``device_id`` above ``upto``, ascending."""
+    return list(session.scalars(select(Event.seq).where(
+        Event.device_id == device_id, Event.seq > upto).order_by(Event.seq).limit(limit)))
+
+
+def building_map(session: Session) -> dict[str, str | None]:
+    """Device id -> building id, for every device."""
+    return {d: b for d, b in session.execute(select(Device.id, Device.building_id))}
+
+
+# --------------------------------------------------------------------------- search
+def encode_cursor(at: datetime, event_id: int) -> str:
+    """An opaque cursor after the event (at, id)."""
+    raw = json.dumps([at.isoformat(), event_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    """Undo :func:`encode_cursor`, or Invalid."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        at_text, event_id = json.loads(raw)
+        at = datetime.fromisoformat(at_text)
+        if at.tzinfo is None or type(event_id) is not int:
+            raise ValueError
+        return at, event_id
+    except (ValueError, TypeError):
+        raise Invalid("cursor is not one this API returned", field="cursor") from None
+
+
+@dataclass
+class EventPage:
+    """One page of events, newest first, and the cursor for the next."""
+
+    events: list[Event]
+    next_cursor: str | None
+
+
+def search(session: Session, *, buildings: frozenset[str] | None = None,
+           building_id: str | None = None, door_id: str | None = None,
+           device_id: str | None = None, holder: str | None = None, type: str | None = None,
+           since: datetime | None = None, until: datetime | None = None,
+           cursor: str | None = None, limit: int = 100) -> EventPage:
+    """Events matching every given filter, newest first; ``buildings`` limits the scope."""
+    if not 1 <= limit <= 1000:
+        raise Invalid("limit must be 1 to 1000", field="limit")
+    stmt = select(Event)
+    if buildings is not None:
+        stmt = stmt.where(Event.building_id.in_(sorted(buildings)))
+    for column, value in ((Event.building_id, building_id), (Event.door_id, door_id),
+                          (Event.device_id, device_id), (Event.holder, holder),
+                          (Event.type, type)):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    if since is not None:
+        stmt = stmt.where(Event.at >= since)
+    if until is not None:
+        stmt = stmt.where(Event.at < until)
+    if cursor:
+        at, event_id = decode_cursor(cursor)
+        stmt = stmt.where(or_(Event.at < at, and_(Event.at == at, Event.id < event_id)))
+    rows = list(session.scalars(stmt.order_by(Event.at.desc(), Event.id.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return EventPage(rows, encode_cursor(rows[-1].at, rows[-1].id) if more and rows else None)

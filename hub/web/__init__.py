@@ -1,0 +1,3 @@
+"""placeholder until written"""
+from flask import Blueprint
+bp = Blueprint("web", __name__)
