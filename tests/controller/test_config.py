@@ -116,3 +116,37 @@ def test_load_not_utf8(tmp_path: Path) -> None:
     path.write_bytes(b"\xff\xfe\x00")
     with pytest.raises(ConfigError, match="UTF-8"):
         load(path, environ={})
+
+
+# --------------------------------------------------------------------------- property tests
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from controller.config import ControllerConfig  # noqa: E402
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=400))
+def test_any_text_is_a_config_or_a_config_error(text: str) -> None:
+    """Whatever the file holds, the loader answers with a config or a ConfigError."""
+    try:
+        assert isinstance(parse(text, environ={}), ControllerConfig)
+    except ConfigError as exc:
+        assert str(exc).startswith("controller.toml: ")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=40), max_size=4),
+       st.sampled_from(['"x"', "1", "-5", "true", "[1, 2]", "{a = 1}", "3.5", "'x'"]))
+def test_mangled_good_config(drop: list[int], value: str) -> None:
+    """Dropping lines and changing a value never escapes as anything but ConfigError."""
+    lines = GOOD.splitlines()
+    kept = [line for i, line in enumerate(lines) if i not in drop]
+    if drop:
+        i = drop[0] % len(kept)
+        if "=" in kept[i]:
+            kept[i] = kept[i].split("=", 1)[0] + "= " + value
+    try:
+        parse("\n".join(kept), environ={})
+    except ConfigError:
+        pass

@@ -359,3 +359,24 @@ def test_core_imports_no_io_libraries() -> None:
             for mod in mods:
                 assert mod.split(".")[0] not in banned, f"{name} imports {mod}"
         assert "datetime.now" not in (root / name).read_text()
+
+
+# --------------------------------------------------------------------------- property tests
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=400, deadline=None)
+@given(card=st.one_of(st.none(), st.text(max_size=80), st.sampled_from(list(CREDS))),
+       door=st.sampled_from([*DOORS, "nope", ""]),
+       pin=st.one_of(st.none(), st.text(max_size=20)),
+       minutes=st.integers(min_value=-600_000, max_value=600_000),
+       trusted=st.booleans(), lockdown=st.booleans())
+def test_decide_always_answers(card, door, pin, minutes, trusted, lockdown) -> None:
+    """Any read, PIN and time gives a grant or a listed reason, never an exception."""
+    now = NOW + timedelta(minutes=minutes)
+    d = decide(view(lockdown=lockdown, last_sync_at=now), door,
+               Presentation(card, pin=pin, card_at=now), now, (), is_clock_trusted=trusted)
+    assert d.granted or d.reason in DENY_REASONS
+    if d.granted:
+        assert card in CREDS and CREDS[card].status == "active"
