@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sqlite3
 import sys
 import threading
@@ -60,9 +61,16 @@ class ApplyResult:
     reason: str = ""
 
 
+#: what an access group may be called (AclGroup.group); other names can match no group
+_GROUP_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
 def _row(c: AclCredential) -> tuple:
     pin = c.pin
-    return (c.cred, c.holder, c.holder_status, c.status, ",".join(c.groups),
+    # A credential naming a group no AclGroup could be called is kept without that name:
+    # it could never open a door, and it must not break the packed record.
+    groups = ",".join(g for g in c.groups if _GROUP_NAME.match(g))
+    return (c.cred, c.holder, c.holder_status, c.status, groups,
             int(c.escort_required), int(c.can_escort),
             pin.salt if pin else None, pin.hash if pin else None,
             pin.iterations if pin else None)
@@ -96,7 +104,7 @@ class LiveAcl:
     holidays: dict[date, tuple[Holiday, ...]] = field(default_factory=dict)
     wire: tuple[tuple[AclDoor, ...], tuple[AclGroup, ...], tuple[AclHoliday, ...]] = ((), (), ())
     #: 32-byte HMAC -> packed record; changed in place only by the thread applying ACLs
-    creds: dict[bytes, str] = field(default_factory=dict)
+    creds: dict[bytes, bytes] = field(default_factory=dict)
 
     def door(self, door: str) -> AclDoor | None:
         """A door's rules."""
@@ -118,7 +126,8 @@ class LiveAcl:
             return None
         if packed is None:
             return None
-        holder, holder_status, status, groups, flags, salt, hsh, iters = packed.split(_SEP)
+        holder, holder_status, status, groups, flags, salt, hsh, iters = (
+            packed.decode("ascii").split(_SEP))
         pin = Pin(salt, hsh, int(iters)) if salt else None
         return Credential(cred, holder, holder_status, status, _groups_tuple(groups),
                           flags[0] == "1", flags[1] == "1", pin)
@@ -196,11 +205,13 @@ class AclCache:
                      [AclHoliday.model_validate(h)
                       for h in json.loads(meta.get("holidays", "[]"))]))
 
-    def _read_all(self) -> dict[bytes, str]:
+    def _read_all(self) -> dict[bytes, bytes]:
         # NOTE: 100,000 cards must fit the Pi's memory budget (80 MB for the whole service),
-        # so each is kept as raw 32-byte key -> one packed string, unpacked per lookup.
-        return {bytes.fromhex(row[0]): _pack(row)
-                for row in self._conn.execute(f"SELECT {_COLUMNS} FROM credentials")}
+        # so each is kept as raw 32-byte key -> one packed ASCII record, unpacked per lookup.
+        creds = {bytes.fromhex(row[0]): _pack(row)
+                 for row in self._conn.execute(f"SELECT {_COLUMNS} FROM credentials")}
+        self._conn.execute("PRAGMA shrink_memory")  # the page cache is not needed after loading
+        return creds
 
     # ------------------------------------------------------------------ AclView
     def view(self) -> LiveAcl:
@@ -496,17 +507,20 @@ class AclCache:
 _SEP = "\x1f"
 
 
-def _pack(row: tuple) -> str:
-    """One credential row as a compact string (fields split by the ASCII unit separator)."""
+def _pack(row: tuple) -> bytes:
+    """One credential row as compact ASCII (fields split by the ASCII unit separator).
+
+    Every field is ASCII by the message schema (staff ids, status words, group names, hex).
+    """
     _cred, holder, holder_status, status, groups, escort, can_escort, salt, hsh, iters = row
     return _SEP.join((holder, holder_status, status, groups, f"{int(escort)}{int(can_escort)}",
-                      salt or "", hsh or "", str(iters or 0)))
+                      salt or "", hsh or "", str(iters or 0))).encode("ascii")
 
 
-def _with_status(packed: str, status: str) -> str:
-    parts = packed.split(_SEP)
+def _with_status(packed: bytes, status: str) -> bytes:
+    parts = packed.decode("ascii").split(_SEP)
     parts[2] = status
-    return _SEP.join(parts)
+    return _SEP.join(parts).encode("ascii")
 
 
 def _is_empty(delta: AclDelta) -> bool:

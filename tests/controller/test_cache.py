@@ -272,3 +272,11 @@ def test_same_version_snapshot_only_refreshes_sync(cache: AclCache) -> None:
     assert cache.last_sync_at == T0
     assert cache.apply_snapshot(parts[1], later).outcome == "current"
     assert cache.last_sync_at == later and len(cache) == 4 and cache.credential(cred(77)) is None
+
+
+def test_odd_group_names_in_a_credential_are_dropped(cache: AclCache) -> None:
+    """Group names no access group may carry (commas, non-ASCII) cannot break the record."""
+    creds = [credential(cred(1), "S1", groups=["allday", "a,b", "ünï", "x\x1fy"])]
+    for part in snapshot(1, creds):
+        assert cache.apply_snapshot(part, T0).outcome == "applied"
+    assert cache.credential(cred(1)).groups == ("allday",)
