@@ -30,7 +30,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     _db.init_app(app)
 
     from hub import api, web
+    from hub.api import views as api_views
+    from hub.web import views as web_views
 
+    # Declared per app (idempotent), so a permission table reset between tests cannot lose them.
+    api_views.declare_endpoints()
+    web_views.declare_endpoints()
     app.register_blueprint(api.bp)
     app.register_blueprint(web.bp)
     _init_auth(app)
@@ -38,12 +43,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _init_auth(app: Flask) -> None:
-    # AUTH SEAM (issue 6): hub.auth.init_app(app) installs login, MFA, sessions, CSRF and the
-    # guard that checks every endpoint's role + building (hub.auth.permissions.declare). Until
-    # hub/auth/__init__.py defines init_app, pages and API routes answer 401 (no actor is ever
-    # set): nothing is left silently open. Then this becomes a plain `auth.init_app(app)`.
+    # hub.auth (issue 6) installs sign-in, MFA, sessions, CSRF and the guard that checks every
+    # endpoint declared with hub.auth.permissions.declare (an undeclared one is refused).
     from hub import auth
 
-    init_app = getattr(auth, "init_app", None)
-    if init_app is not None:
-        init_app(app)
+    auth.init_app(app)
