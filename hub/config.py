@@ -33,6 +33,9 @@ class Config:
     BROKER_HOST = "127.0.0.1"
     BROKER_PORT = 8883
     BROKER_TLS = True
+    #: a loopback demo broker without TLS: user name and a file holding the password
+    BROKER_USERNAME: str | None = None
+    BROKER_PASSWORD_FILE: str | None = None
     #: days a terminated person has to hand back a physical key before a re-key alert
     KEY_RETURN_DAYS = 3
     TESTING = False
@@ -61,6 +64,8 @@ class _Broker(BaseModel):
     host: str = Config.BROKER_HOST
     port: int = Field(default=Config.BROKER_PORT, ge=1, le=65535)
     tls: bool = Config.BROKER_TLS
+    username: str | None = None
+    password_file: str | None = None
 
 
 class HubToml(BaseModel):
@@ -105,7 +110,8 @@ def load_toml(path: Path) -> dict[str, Any]:
         "VAULT_KEY_FILE": parsed.secrets.vault_key_file,
         "HUB_KEY_FILE": parsed.secrets.hub_key_file, "CA_DIR": parsed.secrets.ca_dir,
         "BROKER_HOST": parsed.broker.host, "BROKER_PORT": parsed.broker.port,
-        "BROKER_TLS": parsed.broker.tls,
+        "BROKER_TLS": parsed.broker.tls, "BROKER_USERNAME": parsed.broker.username,
+        "BROKER_PASSWORD_FILE": parsed.broker.password_file,
     }
 
 
