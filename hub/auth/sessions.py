@@ -22,6 +22,7 @@ from werkzeug.datastructures import CallbackDict
 
 from hub.auth.config import COOKIE_NAME, AuthSettings, get_clock, get_settings
 from hub.auth.models import ServerSession
+from hub.auth.permissions import ENDPOINTS
 
 ANONYMOUS, PARTIAL, FULL = "anonymous", "partial", "full"
 
@@ -152,7 +153,9 @@ class DbSessionInterface(SessionInterface):
         from flask import request
 
         now = get_clock(app).now()
-        touch = request.endpoint not in NO_TOUCH_ENDPOINTS
+        rule = ENDPOINTS.get(request.endpoint or "")
+        # API calls authenticate by token: a cookie sent along is not the person being active
+        touch = request.endpoint not in NO_TOUCH_ENDPOINTS and not (rule is not None and rule.api)
         with self._db(app).session() as store:
             if session.destroy:
                 if session.id_hash:
