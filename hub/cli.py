@@ -390,6 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     from hub.pki import PkiError
     from hub.services.errors import ServiceError
 
+    app = None
     try:
         app = _app(args)
         return int(args.handler(app, args) or 0)
@@ -401,6 +402,9 @@ def main(argv: list[str] | None = None) -> int:
     except (hub_config.ConfigError, PkiError, KeyringError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if app is not None:
+            _db(app).dispose()
 
 
 if __name__ == "__main__":
