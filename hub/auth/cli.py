@@ -41,6 +41,16 @@ def _console(args: argparse.Namespace) -> Console:
     return getattr(args, "console", None) or Console()
 
 
+def _operator() -> str:
+    """Who is at the console: the sudo user if any, else the login name (for the audit log)."""
+    import os
+
+    try:
+        return os.environ.get("SUDO_USER") or getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
 def _database(app: Any) -> Any:
     from hub.db import get_database
 
@@ -104,7 +114,7 @@ def cmd_init(app: Any, args: argparse.Namespace) -> int:
         try:
             account = services.create_first_account(
                 s, username=username, display_name=display, password=first, totp_secret=secret,
-                totp_step=step, now=now(), vault=get_keyring(app).vault)
+                totp_step=step, now=now(), vault=get_keyring(app).vault, operator=_operator())
         except (services.AccountError, passwords.PasswordRejected) as exc:
             con.say(f"error: {exc}")
             return 2
@@ -122,7 +132,7 @@ def cmd_account_invite(app: Any, args: argparse.Namespace) -> int:
     with _database(app).session() as s:
         try:
             _inv, token = services.create_invitation(
-                s, services.console_actor("account-invite"), username=args.username,
+                s, services.console_actor(_operator()), username=args.username,
                 display_name=args.name, role=args.role, buildings=args.building or [],
                 now=get_clock(app).now(), ttl_s=int(args.hours * 3600) if args.hours else settings.invitation_ttl_s)
         except services.AccountError as exc:
@@ -142,7 +152,7 @@ def cmd_token_create(app: Any, args: argparse.Namespace) -> int:
     with _database(app).session() as s:
         try:
             token, raw = services.create_api_token(
-                s, services.console_actor("token-create"), name=args.name, role=args.role,
+                s, services.console_actor(_operator()), name=args.name, role=args.role,
                 buildings=args.building or [], actions=actions, days=args.days,
                 max_days=settings.api_token_max_days, now=get_clock(app).now())
         except services.AccountError as exc:
@@ -159,7 +169,7 @@ def cmd_token_revoke(app: Any, args: argparse.Namespace) -> int:
     con = _console(args)
     with _database(app).session() as s:
         try:
-            services.revoke_api_token(s, services.console_actor("token-revoke"), args.id,
+            services.revoke_api_token(s, services.console_actor(_operator()), args.id,
                                       get_clock(app).now())
         except services.AccountError as exc:
             con.say(f"error: {exc}")

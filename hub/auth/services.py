@@ -156,7 +156,7 @@ def activate_invitation(
 
 def create_first_account(
     session: Session, *, username: str, display_name: str, password: str, totp_secret: str,
-    totp_step: int, now: datetime, vault: seeds.Sealer,
+    totp_step: int, now: datetime, vault: seeds.Sealer, operator: str = "init",
 ) -> Account:
     """``gatehouse-hub init``: the first privacy-team account, made on the hub's console."""
     if session.scalar(select(func.count()).select_from(Account)):
@@ -172,7 +172,7 @@ def create_first_account(
     )
     session.add(account)
     session.flush()
-    audit.record(session, console_actor(), "account.init", None, None,
+    audit.record(session, console_actor(operator), "account.init", None, None,
                  {"username": name, "role": account.role}, target=f"account:{account.id}", now=now)
     return account
 

@@ -231,3 +231,30 @@ def test_concurrent_writers_keep_one_chain(app, clock) -> None:
     with db.session() as s:
         result = audit.verify(s)
     assert result.ok and result.rows == 60
+
+
+def test_console_command_reports_the_broken_row(sqlite_app, clock, tmp_path) -> None:
+    """The installed ``gatehouse-hub audit verify`` on a tampered database file: exit 1, row named."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    _fill(sqlite_app, clock, 6)
+    get_database(sqlite_app).dispose()
+    path = _sqlite_path(sqlite_app)
+    command = [str(Path(sys.executable).parent / "gatehouse-hub"), "audit", "verify"]
+    env = {**os.environ, "GATEHOUSE_DATABASE_URL": f"sqlite:///{path}",
+           "GATEHOUSE_VAR_DIR": str(tmp_path / "var")}
+    env.pop("GATEHOUSE_HUB_CONFIG", None)
+    ok = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.startswith("audit log OK: 6 rows")
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TRIGGER audit_log_no_update")
+    conn.execute("UPDATE audit_log SET actor = 'someone-else' WHERE id = 5")
+    conn.commit()
+    conn.close()
+    broken = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert broken.returncode == 1
+    assert broken.stdout.startswith("audit log BROKEN at row 5:")
