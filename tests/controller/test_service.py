@@ -83,6 +83,7 @@ class Rig:
         self.doors = {
             d: DoorHardware(DoorConfig(id=d, relay_pin=17 + i, contact_pin=22 + i,
                                        rex_pin=5 + i, red_led_pin=12 + i,
+                                       green_led_pin=14 + i, buzzer_pin=19 + i,
                                        reader=ReaderConfig(type="sim", device=i,
                                                            rst_pin=25 - i)),
                             pin_factory=factory, simulate=True, board=board)
@@ -389,3 +390,20 @@ def test_cards_decided_while_a_big_snapshot_swaps_in(rig: Rig) -> None:
     rig.service.drain()
     rig.cache._conn.set_progress_handler(None, 0)
     assert rig.cache.version == 2 and len(rig.cache) == 4001
+
+
+def test_leds_and_buzzer_show_outcomes(rig: Rig) -> None:
+    """Green for a grant, red for a refusal, red and buzzer for a forced door."""
+    io = rig.doors["rr-1"].io
+    tap(rig, ALICE)
+    assert io.green_led.is_lit and not io.red_led.is_lit
+    rig.tick(5)
+    assert not io.green_led.is_lit
+    tap(rig, "DEADBEEF")
+    assert io.red_led.is_lit and not io.green_led.is_lit
+    rig.service.contact("rr-1", True)
+    rig.service.drain()
+    assert io.red_led.is_lit and io.buzzer.is_active
+    rig.service.contact("rr-1", False)
+    rig.service.drain()
+    assert not io.red_led.is_lit and not io.buzzer.is_active

@@ -214,7 +214,14 @@ def test_snapshot_then_tap_grants(rig) -> None:
     """Signed snapshot applied and acked; a tap on the emulated reader opens the strike."""
     hub, app, observer, _ = rig
     assert wait_for(lambda: any(isinstance(r, AclResync) for r in hub.requests))  # first boot
+    assert wait_for(lambda: any(st["stale_acl"] and st.get("acl_version") is None
+                                for st in hub.statuses))
     load_acl(hub)
+    assert wait_for(lambda: hub.statuses[-1].get("acl_version") == 1)
+    status = hub.statuses[-1]
+    assert (status["state"], status["kind"], status["clock"], status["stale_acl"]) == (
+        "online", "controller", "trusted", False)
+    assert isinstance(status["outbox_depth"], int)
     tap(observer, ALICE_UID)
     assert wait_for(lambda: hub.of_type("access.granted"))
     granted = hub.of_type("access.granted")[0]
