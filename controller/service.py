@@ -400,6 +400,7 @@ class ControllerService:
             log.exception("event=fault_event_failed")
         self.exit_code = EXIT_FAULT
         self._stop.set()
+        self._store.put(None)
         self.done.set()
 
     # ------------------------------------------------------------------ doors
