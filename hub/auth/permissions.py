@@ -300,6 +300,7 @@ for _endpoint, _actions in {
     "auth.account_invite": {"GET": "account.manage", "POST": "account.manage"},
     "auth.account_disable": {"POST": "account.manage"},
     "auth.account_sessions_end": {"POST": "account.manage"},
+    "auth.account_scope": {"POST": "account.manage"},
     "auth.audit_log": "audit.read",
     "auth.audit_verify": {"POST": "audit.verify"},
 }.items():

@@ -351,12 +351,44 @@ def set_active(session: Session, actor: Actor, account_id: int, active: bool, no
         raise AccountError("not_found", "No such account.")
     if actor.account_id == account.id and not active:
         raise AccountError("self", "You cannot disable your own account.")
+    if (not active and account.role == Role.PRIVACY_TEAM.value and account.is_active
+            and not _other_active_privacy_team(session, account.id)):
+        raise AccountError("last_privacy_team", "The hub must keep one active privacy-team account.")
     before = {"is_active": account.is_active}
     account.is_active = active
     if not active:
         end_all_sessions(session, account.id)
     audit.record(session, actor, "account.enable" if active else "account.disable", None, before,
                  {"is_active": active}, target=f"account:{account.id}", now=now)
+    return account
+
+
+def _other_active_privacy_team(session: Session, account_id: int) -> bool:
+    return session.scalar(select(func.count()).select_from(Account).where(
+        Account.role == Role.PRIVACY_TEAM.value, Account.is_active.is_(True),
+        Account.id != account_id)) > 0
+
+
+def change_scope(session: Session, actor: Actor, account_id: int, *, role: str,
+                 buildings: list[str], now: datetime) -> Account:
+    """Change an account's role and buildings; its sessions end so the new scope starts clean."""
+    require(actor, "account.manage")
+    account = session.get(Account, account_id)
+    if account is None:
+        raise AccountError("not_found", "No such account.")
+    if actor.account_id == account.id:
+        raise AccountError("self", "Ask another member of the privacy team to change your role.")
+    role_enum, cleaned = validate_scope(role, buildings)
+    if (account.role == Role.PRIVACY_TEAM.value and role_enum is not Role.PRIVACY_TEAM
+            and account.is_active and not _other_active_privacy_team(session, account.id)):
+        raise AccountError("last_privacy_team", "The hub must keep one active privacy-team account.")
+    before = {"role": account.role, "buildings": sorted(account.building_ids)}
+    account.role = role_enum.value
+    account.buildings = [AccountBuilding(building_id=b) for b in cleaned]
+    end_all_sessions(session, account.id)
+    audit.record(session, actor, "account.scope", cleaned[0] if len(cleaned) == 1 else None, before,
+                 {"role": role_enum.value, "buildings": cleaned}, target=f"account:{account.id}",
+                 now=now)
     return account
 
 

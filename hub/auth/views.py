@@ -549,7 +549,7 @@ def recovery_codes_show() -> Any:
 def accounts() -> Any:
     """Every account with its role, buildings and state."""
     rows = services.list_accounts(_db(), current_actor())  # type: ignore[arg-type]
-    return render_template("auth/accounts.html", accounts=rows,
+    return render_template("auth/accounts.html", accounts=rows, roles=[r.value for r in Role],
                            can_manage=current_actor().role is Role.PRIVACY_TEAM)  # type: ignore[union-attr]
 
 
@@ -586,6 +586,20 @@ def account_disable(account_id: int) -> Any:
     active = request.form.get("active") == "1"
     try:
         services.set_active(_db(), current_actor(), account_id, active, _now())  # type: ignore[arg-type]
+    except services.AccountError as exc:
+        _db().rollback()
+        return deny(404 if exc.reason == "not_found" else 400, exc.reason, str(exc))
+    _db().commit()
+    return redirect(url_for("auth.accounts"))
+
+
+@bp.route("/accounts/<int:account_id>/scope", methods=["POST"])
+def account_scope(account_id: int) -> Any:
+    """Change an account's role and buildings."""
+    buildings = [b for b in request.form.get("buildings", "").replace(",", " ").split() if b]
+    try:
+        services.change_scope(_db(), current_actor(), account_id,  # type: ignore[arg-type]
+                              role=request.form.get("role", ""), buildings=buildings, now=_now())
     except services.AccountError as exc:
         _db().rollback()
         return deny(404 if exc.reason == "not_found" else 400, exc.reason, str(exc))

@@ -172,3 +172,58 @@ def test_password_rotation_forces_a_change(app, clock, signed_in) -> None:
         "confirm_password": new})
     assert changed.status_code == 302
     assert client2.get("/auth/account").status_code == 200
+
+
+def test_changing_an_account_scope_applies_at_once(app, clock, signed_in) -> None:
+    admin, admin_account = signed_in("privacy_team")
+    client, account = signed_in("principal", ["hs-1"])
+    csrf = admin.csrf("/auth/accounts")
+    moved = admin.post(f"/auth/accounts/{account.id}/scope",
+                       data={"csrf_token": csrf, "role": "front_desk", "buildings": "ms-2"})
+    assert moved.status_code == 302
+    assert client.get("/auth/account").status_code == 302  # signed out, to start clean
+    with get_database(app).session() as s:
+        from hub.auth.models import Account
+
+        changed = s.get(Account, account.id)
+        assert changed.role == "front_desk" and changed.building_ids == {"ms-2"}
+    # bad scopes, oneself, and the last privacy-team account are refused
+    for form, status in (({"role": "front_desk", "buildings": "hs-1 ms-2"}, 400),
+                         ({"role": "auditor", "buildings": "hs-1"}, 400),
+                         ({"role": "wizard", "buildings": ""}, 400)):
+        assert admin.post(f"/auth/accounts/{account.id}/scope",
+                          data={"csrf_token": csrf, **form}).status_code == status
+    assert admin.post(f"/auth/accounts/{admin_account.id}/scope",
+                      data={"csrf_token": csrf, "role": "auditor"}).status_code == 400
+    assert admin.post(f"/auth/accounts/{admin_account.id}/active",
+                      data={"csrf_token": csrf, "active": "0"}).status_code == 400
+    assert admin.post("/auth/accounts/999999/scope",
+                      data={"csrf_token": csrf, "role": "auditor"}).status_code == 404
+
+
+def test_the_last_privacy_team_account_cannot_be_demoted(app, clock) -> None:
+    from hub.auth import services
+    from hub.auth.models import Account
+
+    with get_database(app).session() as s:
+        from hub.auth import passwords
+        from hub.keyring import get_keyring
+
+        ids = []
+        for name in ("first-pt", "second-pt"):
+            _inv, token = services.create_invitation(
+                s, services.console_actor("t"), username=name, display_name=name,
+                role="privacy_team", buildings=[], now=clock.now(), ttl_s=600)
+            ids.append(services.activate_invitation(
+                s, token, password_hash=passwords.hash_password("violet cabinet mossy ladder"),
+                totp_secret="JBSWY3DPEHPK3PXP", now=clock.now(), vault=get_keyring(app).vault).id)
+        console = services.console_actor("t")
+        services.change_scope(s, console, ids[0], role="auditor", buildings=[], now=clock.now())
+        import pytest
+
+        with pytest.raises(services.AccountError) as exc:
+            services.change_scope(s, console, ids[1], role="auditor", buildings=[], now=clock.now())
+        assert exc.value.reason == "last_privacy_team"
+        with pytest.raises(services.AccountError):
+            services.set_active(s, console, ids[1], False, clock.now())
+        assert s.get(Account, ids[1]).role == "privacy_team"
