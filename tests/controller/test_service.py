@@ -407,3 +407,45 @@ def test_leds_and_buzzer_show_outcomes(rig: Rig) -> None:
     rig.service.contact("rr-1", False)
     rig.service.drain()
     assert not io.red_led.is_lit and not io.buzzer.is_active
+
+
+def test_pin_typed_on_the_simulated_keypad(tmp_path: Path) -> None:
+    """Card on the emulated reader, PIN on the simulated 3x4 matrix: granted via card_pin."""
+    import time
+
+    from controller.config import KeypadConfig
+
+    rig = Rig(tmp_path, start_at=datetime.now(UTC), synced_at=datetime.now(UTC))
+    rig.clock.now = datetime.now(UTC)
+    factory = MockFactory()
+    door = DoorHardware(DoorConfig(id="rr-2", relay_pin=17, contact_pin=27, rex_pin=22,
+                                   reader=ReaderConfig(type="sim", poll_interval_ms=20),
+                                   keypad=KeypadConfig()),
+                        pin_factory=factory, simulate=True, board=SimBoard())
+    old = rig.service.doors["rr-2"]
+    rig.service.doors["rr-2"] = door
+    rig.doors["rr-2"] = door
+    old.close()
+    try:
+        door.start(on_card=lambda read: rig.service.card("rr-2", read.uid),
+                   on_input=lambda ev: rig.service.door_input("rr-2", ev.kind),
+                   on_key=lambda key: rig.service.key("rr-2", key))
+        door.sim_tap(bytes.fromhex(BOB))
+        deadline = time.monotonic() + 5
+        while not rig.service.decisions and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert rig.service.decisions[-1][1].is_awaiting_pin
+        rig.clock.now = datetime.now(UTC)
+        for key in "2468#":
+            door.keypad.press(key)
+            time.sleep(0.08)
+            door.keypad.release()
+            time.sleep(0.08)
+        deadline = time.monotonic() + 5
+        while len(rig.service.decisions) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        final = rig.service.decisions[-1][1]
+        assert final.granted and final.via == "card_pin"
+        assert door.io.strike_energised
+    finally:
+        rig.close()
