@@ -69,6 +69,12 @@ def validate_scope(role: str, buildings: list[str] | tuple[str, ...] | frozenset
     return role_enum, cleaned
 
 
+def clean_label(text: str | None, default: str, limit: int = 64) -> str:
+    """A short printable label from user input (control characters dropped)."""
+    cleaned = "".join(ch for ch in (text or "") if ch.isprintable()).strip()[:limit]
+    return cleaned or default
+
+
 def actor_for(account: Account) -> Actor:
     """The :class:`Actor` of a signed-in account."""
     return Actor(account.id, account.username, Role(account.role), account.building_ids)
@@ -89,8 +95,8 @@ def create_invitation(
     require(actor, "account.manage")
     name = normalise_username(username)
     display = (display_name or "").strip()
-    if not 1 <= len(display) <= 128:
-        raise AccountError("display_name", "Give the person's name (1 to 128 characters).")
+    if not 1 <= len(display) <= 128 or not display.isprintable():
+        raise AccountError("display_name", "Give the person's name (1 to 128 characters, no control characters).")
     role_enum, cleaned = validate_scope(role, buildings)
     if session.scalar(select(Account.id).where(Account.username == name)) is not None:
         raise AccountError("taken", "That user name is already in use.")
@@ -210,7 +216,8 @@ def check_password_login(
     if throttle.locked(keys, now):
         passwords.verify_password(None, password or "")  # same cost as a real attempt
         return None
-    account = session.scalar(select(Account).where(Account.username == typed)) if typed else None
+    lookup = USERNAME.match(typed) is not None  # never send arbitrary text to the database
+    account = session.scalar(select(Account).where(Account.username == typed)) if lookup else None
     stored = account.password_hash if account is not None and account.is_active else None
     if not passwords.verify_password(stored, password or ""):
         throttle.fail(keys, now)
@@ -318,7 +325,7 @@ def add_webauthn_credential(session: Session, account: Account, *, credential_id
         raise AccountError("webauthn_duplicate", "That security key is already registered.")
     cred = WebAuthnCredential(account_id=account.id, credential_id=credential_id,
                               public_key=public_key, sign_count=sign_count,
-                              name=(name or "Security key").strip()[:64] or "Security key",
+                              name=clean_label(name, "Security key"),
                               created_at=now)
     session.add(cred)
     session.flush()
@@ -417,7 +424,7 @@ def create_api_token(
     """Create a bearer token scoped to a role, buildings and optionally a list of actions."""
     require(actor, "token.manage")
     label = (name or "").strip()
-    if not 1 <= len(label) <= 64:
+    if not 1 <= len(label) <= 64 or not label.isprintable():
         raise AccountError("name", "Name the token (1 to 64 characters), e.g. hr-import.")
     role_enum, cleaned = validate_scope(role, buildings)
     if not 1 <= days <= max_days:

@@ -30,6 +30,10 @@ ANONYMOUS, PARTIAL, FULL = "anonymous", "partial", "full"
 NO_TOUCH_ENDPOINTS = frozenset({"auth.session_status", "static", "auth.static"})
 
 
+def _printable(text: str, limit: int) -> str:
+    return "".join(ch for ch in text if ch.isprintable())[:limit]
+
+
 def digest(token: str) -> str:
     """SHA-256 hex digest of a bearer secret (session id, invitation, API token, recovery code)."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
@@ -176,8 +180,8 @@ class DbSessionInterface(SessionInterface):
                     id_hash=digest(token),
                     created_at=session.created_at if session.created_at and not session.rotate else now,
                     last_seen_at=now,
-                    client_addr=(request.remote_addr or "")[:64],
-                    user_agent=(request.user_agent.string or "")[:256],
+                    client_addr=_printable(request.remote_addr or "", 64),
+                    user_agent=_printable(request.user_agent.string or "", 256),
                 )
                 store.add(row)
             else:

@@ -7,6 +7,8 @@ by that name exists, so the lock behaves the same for both and tells an attacker
 
 from __future__ import annotations
 
+import hashlib
+import re
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -27,9 +29,19 @@ def is_locked(locked_until: datetime | None, now: datetime) -> bool:
     return locked_until is not None and now < locked_until
 
 
+_PLAIN_NAME = re.compile(r"^[a-z0-9._@-]{1,150}$")
+
+
 def account_key(username: str) -> str:
-    """Throttle key of a typed user name (normalised the way accounts are)."""
-    return "user:" + username.strip().lower()[:150]
+    """Throttle key of a typed user name (normalised the way accounts are).
+
+    Anything that cannot be a user name is keyed by its digest, so odd input (control
+    characters, NUL, very long text) still counts, and never reaches the database as typed.
+    """
+    typed = username.strip().lower()
+    if _PLAIN_NAME.match(typed):
+        return "user:" + typed
+    return "user:#" + hashlib.sha256(typed.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def addr_key(addr: str | None) -> str:
