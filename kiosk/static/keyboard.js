@@ -6,8 +6,8 @@
   var panel = document.querySelector("[data-osk-panel]");
   var inputs = document.querySelectorAll("input[data-osk]");
   if (!panel || inputs.length === 0) { return; }
+  // Names have no digits: no number row, so the keyboard leaves room on a 480-line screen.
   var rows = [
-    "1234567890".split(""),
     "qwertyuiop".split(""),
     "asdfghjklñ".split(""),
     "zxcvbnm-'".split(""),
@@ -57,7 +57,7 @@
     render();
     panel.hidden = false;
     document.body.classList.add("has-osk");
-    input.scrollIntoView({ block: "center" });
+    input.scrollIntoView({ block: "start" });
   }
   function hide() { panel.hidden = true; document.body.classList.remove("has-osk"); }
   inputs.forEach(function (input) {
