@@ -71,7 +71,6 @@ def init_app(app: Any) -> None:
     app.after_request(guard.security_headers)
     app.register_error_handler(HTTPException, guard.error_response)
     app.register_error_handler(Exception, guard.unexpected_error)
-    app.config.setdefault("PROPAGATE_EXCEPTIONS", False)
 
 
 def now() -> Any:
