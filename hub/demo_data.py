@@ -73,22 +73,21 @@ def _uid(n: int) -> str:
 
 
 def seed_buildings(session: Session, now: datetime) -> None:
-    """Step 1: the buildings (their controllers are then added with ``device add``)."""
+    """Step 1: buildings and doors; ``device add --door`` then gives each door its controller."""
     for building, name in BUILDINGS:
         bsvc.create_building(session, building_id=building, name=name, tz="America/New_York",
                              actor=ACTOR, now=now)
+    for door in door_plan():
+        bsvc.save_door(session, door.building, bsvc.DoorSpec(
+            door_id=door.device, name=door.name, kind=door.kind, mode=door.mode), actor=ACTOR, now=now)
 
 
 def seed(session: Session, keyring: Keyring, now: datetime, *, staff_per_building: int = 18) -> list[DemoStaff]:
-    """Step 2: doors, groups, people, cards, keys (every door's controller already registered)."""
+    """Step 2: groups, schedules, people, cards, keys, a combination."""
     rng = random.Random(2026)
     out: list[DemoStaff] = []
     card_no = 0x1A2B00
     year = now.year
-    for door in door_plan():
-        bsvc.save_door(session, door.building, bsvc.DoorSpec(
-            door_id=door.device, name=door.name, kind=door.kind, device_id=door.device, mode=door.mode),
-            actor=ACTOR, now=now)
     for building, _ in BUILDINGS:
         records, office = f"{building}-records", f"{building}-office"
         school = [bsvc.Window(days=SCHOOL_DAYS, start="07:00", end="17:00")]
