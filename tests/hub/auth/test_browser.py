@@ -160,3 +160,48 @@ def test_security_key_enrolment_and_sign_in_in_the_browser(served_localhost, bro
     page.goto(base + "/auth/account")
     assert "Desk key" in page.content()
     assert problems == []
+
+
+@pytest.fixture
+def served_tls(tmp_path, pki) -> Iterator[tuple[str, object]]:
+    """The hub over HTTPS on https://localhost (Flask-WTF then also checks the Referer)."""
+    import ssl
+
+    from werkzeug.serving import make_server
+
+    app = make_test_app(f"sqlite:///{tmp_path}/hub.db", tmp_path, AUTH_CLOCK=SystemClock())
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(pki.server.cert, pki.server.key)
+    port = free_port()
+    server = make_server("127.0.0.1", port, app, threaded=True, ssl_context=context)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"https://localhost:{port}", app
+    server.shutdown()
+    thread.join(5)
+    get_database(app).dispose()
+
+
+def test_sign_in_over_https_with_real_browser_headers(served_tls, browser, make_account_for) -> None:
+    """Over TLS: the __Host- cookie is kept, forms pass the strict Referer check, HSTS is sent."""
+    base, app = served_tls
+    account = make_account_for(app)
+    context = browser.new_context(ignore_https_errors=True)
+    page = context.new_page()
+    hsts: list[str] = []
+    page.on("response", lambda r: hsts.append(r.headers.get("strict-transport-security", "")))
+    page.goto(base + "/auth/login")
+    page.fill("input[name=username]", account.username)
+    page.fill("input[name=password]", account.password)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/auth/second-factor")
+    page.fill("input[name=code]", totp.code_at(account.secret, SystemClock().now()))
+    page.click("form:has(input[value=totp]) button[type=submit]")
+    page.wait_for_load_state()
+    page.goto(base + "/auth/account")
+    assert page.url.endswith("/auth/account")
+    cookies = {c["name"]: c for c in context.cookies()}
+    session = cookies["__Host-gh_session"]
+    assert session["secure"] and session["httpOnly"] and session["sameSite"] == "Lax"
+    assert all(h.startswith("max-age=31536000") for h in hsts if h is not None) and hsts
+    context.close()

@@ -55,7 +55,7 @@ def test_security_headers_on_every_response(app, clock, signed_in) -> None:
         assert headers["X-Frame-Options"] == "DENY"
         assert headers["X-Content-Type-Options"] == "nosniff"
         assert headers["Strict-Transport-Security"].startswith("max-age=31536000")
-        assert headers["Referrer-Policy"] == "no-referrer"
+        assert headers["Referrer-Policy"] == "same-origin"
         assert headers["Cache-Control"] == "no-store"
 
 
