@@ -61,6 +61,14 @@ def build(cfg: kconfig.KioskToml, *, simulate: bool = False) -> Any:
     from kiosk.service import Kiosk
     from kiosk.store import KioskStore
 
+    staff_pin = None
+    if cfg.kiosk.staff_pin_file:
+        try:
+            staff_pin = Path(cfg.kiosk.staff_pin_file).read_text(encoding="utf-8").strip() or None
+        except OSError as exc:
+            raise ValueError(f"{cfg.kiosk.staff_pin_file}: cannot read the staff PIN ({exc.strerror})") from None
+        if staff_pin is not None and not (staff_pin.isdigit() and 4 <= len(staff_pin) <= 12):
+            raise ValueError(f"{cfg.kiosk.staff_pin_file}: the staff PIN must be 4 to 12 digits")
     state = Path(cfg.kiosk.state_dir)
     state.mkdir(parents=True, exist_ok=True)
     if cfg.link is None:
@@ -88,7 +96,7 @@ def build(cfg: kconfig.KioskToml, *, simulate: bool = False) -> Any:
     return Kiosk(kiosk_id=cfg.kiosk.id, camera=make_camera(cfg.camera), printers=printers, gateway=gateway,
                  store=KioskStore(state / "kiosk.db"), paper_dots=cfg.printer.paper_dots,
                  hub_timeout_s=cfg.kiosk.hub_timeout_s, watch_max_age_s=cfg.kiosk.watch_max_age_s,
-                 visit_hours=cfg.kiosk.visit_hours, idle_s=cfg.kiosk.idle_s)
+                 visit_hours=cfg.kiosk.visit_hours, idle_s=cfg.kiosk.idle_s, staff_pin=staff_pin)
 
 
 def list_devices(cfg: kconfig.KioskToml) -> int:

@@ -9,6 +9,7 @@ translates. Logs carry visit ids and reasons, never names, dates of birth or tok
 from __future__ import annotations
 
 import base64
+import hmac
 import io
 import logging
 import secrets
@@ -25,13 +26,13 @@ from PIL import Image
 from pydantic import ValidationError
 
 from hardware.errors import CameraError, HardwareError, PrinterError, PrinterOffline, PrinterOutOfPaper
-from kiosk import aamva, badge, text, vision, wire
+from kiosk import aamva, badge, roster, text, vision, wire
 from kiosk.flow import Draft
 from kiosk.hublink import HubGateway, new_corr
 from kiosk.screening import WatchCache, normalise
 from kiosk.store import KioskStore
 from link.envelope import format_at
-from link.messages import VisitSignedIn, VisitSignedOut
+from link.messages import LockdownRequest, VisitSignedIn, VisitSignedOut
 
 log = logging.getLogger("gatehouse.kiosk")
 
@@ -70,7 +71,7 @@ class Kiosk:
     def __init__(self, *, kiosk_id: str, camera: Any, printers: Sequence[Any], gateway: HubGateway,
                  store: KioskStore, paper_dots: int = 384, hub_timeout_s: float = 2.0,
                  watch_max_age_s: int | None = None, visit_hours: int = 8, idle_s: int = 60,
-                 clock: Callable[[], datetime] = utc_now) -> None:
+                 staff_pin: str | None = None, clock: Callable[[], datetime] = utc_now) -> None:
         self.kiosk_id = kiosk_id
         self.camera = camera
         self.printers = list(printers)
@@ -88,6 +89,9 @@ class Kiosk:
         self._refresher: threading.Thread | None = None
         self._camera_lock = threading.Lock()
         self._watch: tuple[datetime, WatchCache] | None = None
+        self._staff_pin = staff_pin
+        self._pin_failures = 0
+        self._pin_locked_until: datetime | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def start(self, refresh_s: float = 300.0) -> None:
@@ -520,6 +524,54 @@ class Kiosk:
         self.gateway.send_event(VisitSignedOut(visit=visit, how="name"))
         self.store.end(visit, "signed_out", now)
         return Outcome("signed_out", "goodbye", visit=visit, label=local.label)
+
+    # ------------------------------------------------------------------ staff
+    @property
+    def has_staff_pin(self) -> bool:
+        """True when a staff PIN is configured (the staff menu exists)."""
+        return bool(self._staff_pin)
+
+    def check_pin(self, pin: str) -> Outcome:
+        """The staff PIN; five wrong tries lock the menu for five minutes."""
+        now = self.clock()
+        if not self._staff_pin:
+            return Outcome("error", "no_staff_pin")
+        if self._pin_locked_until is not None and now < self._pin_locked_until:
+            return Outcome("error", "pin_locked")
+        if hmac.compare_digest(pin.encode("utf-8", "replace"), self._staff_pin.encode("utf-8")):
+            self._pin_failures = 0
+            return Outcome("ok")
+        self._pin_failures += 1
+        log.warning("staff pin refused failures=%d", self._pin_failures)
+        if self._pin_failures >= 5:
+            self._pin_failures = 0
+            self._pin_locked_until = now + timedelta(minutes=5)
+            return Outcome("error", "pin_locked")
+        return Outcome("error", "wrong_pin")
+
+    def print_roster(self) -> Outcome:
+        """Print the visitors signed in here and not out (from the kiosk's own roster)."""
+        now = self.clock()
+        visits = self.store.on_site()
+        image = roster.render(visits, printed_at=now.astimezone(self.zone()), building=self.directory().building,
+                              paper_dots=self.paper_dots)
+        printer = self._ready_printer() or (self.printers[0] if self.printers else None)
+        if printer is None or self._print(printer, image) is None:
+            return Outcome("error", "printer")
+        log.info("roster printed visits=%d", len(visits))
+        return Outcome("printed", "roster_printed", data={"count": len(visits)})
+
+    def request_lockdown(self, active: bool) -> Outcome:
+        """Ask the hub to start (or end) a lockdown of this building."""
+        body = LockdownRequest(corr=new_corr(), active=active, by="kiosk staff menu")
+        resp = self.gateway.request(body, self.hub_timeout_s)
+        if resp is None:
+            log.warning("lockdown request unanswered active=%s", active)
+            return Outcome("error", "lockdown_unanswered")
+        if not resp.ok:
+            return Outcome("error", "lockdown_refused")
+        log.warning("lockdown requested active=%s", active)
+        return Outcome("ok", "lockdown_on" if active else "lockdown_off")
 
     def parse_dob(self, value: str) -> date | None:
         """A typed date of birth (``YYYY-MM-DD``), or None."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,19 @@ MESSAGES = {
     "not_found": _l("We could not find an open visit with that name. Please see the front desk."),
     "need_choice": _l("Please choose who or where you are visiting."),
     "expired": _l("We cleared the screen to protect your information. Please start again."),
+    # staff-facing
+    "no_staff_pin": _l("The staff menu is not set up on this kiosk."),
+    "wrong_pin": _l("Wrong PIN."),
+    "pin_locked": _l("Too many wrong PINs. Try again in five minutes."),
+    "roster_printed": _l("The roster is printing."),
+    "lockdown_on": _l("Lockdown requested. The hub has locked the building."),
+    "lockdown_off": _l("Lockdown ended."),
+    "lockdown_unanswered": _l("The hub did not answer. Use the phone or the panic button."),
+    "lockdown_refused": _l("The hub refused the request."),
 }
+
+STAFF_COOKIE = "kiosk_staff"
+STAFF_S = 120
 
 CATEGORY_LABELS = {
     "visitor": _l("Visitor"),
@@ -386,6 +398,64 @@ def camera_jpg():
     return response
 
 
+# --------------------------------------------------------------------------- staff
+def _staff_ok() -> bool:
+    tokens: dict[str, datetime] = current_app.extensions["gatehouse.staff"]
+    token = request.cookies.get(STAFF_COOKIE, "")
+    expiry = tokens.get(token)
+    if expiry is None or _now() >= expiry:
+        tokens.pop(token, None)
+        return False
+    return True
+
+
+@bp.route("/staff", methods=["GET", "POST"])
+def staff_login():
+    """The staff PIN pad."""
+    kiosk = _kiosk()
+    error = None if kiosk.has_staff_pin else MESSAGES["no_staff_pin"]
+    if request.method == "POST":
+        outcome = kiosk.check_pin(request.form.get("pin", "")[:32])
+        if outcome.kind == "ok":
+            import secrets
+
+            token = secrets.token_urlsafe(24)
+            current_app.extensions["gatehouse.staff"] = {token: _now() + timedelta(seconds=STAFF_S)}
+            response = redirect(url_for("kiosk.staff_menu"))
+            response.set_cookie(STAFF_COOKIE, token, httponly=True, samesite="Strict", max_age=STAFF_S)
+            return response
+        error = MESSAGES.get(outcome.message)
+    return _forget(make_response(_page("staff_login.html", error=error)))
+
+
+@bp.route("/staff/menu", methods=["GET", "POST"])
+def staff_menu():
+    """Print the roster, request or end a lockdown, see the device state."""
+    if not _staff_ok():
+        return redirect(url_for("kiosk.staff_login"))
+    kiosk = _kiosk()
+    message = None
+    if request.method == "POST":
+        action = request.form.get("action")
+        if action == "roster":
+            outcome = kiosk.print_roster()
+        elif action in ("lockdown_on", "lockdown_off"):
+            outcome = kiosk.request_lockdown(action == "lockdown_on")
+        else:
+            abort(400)
+        message = MESSAGES.get(outcome.message, "")
+    return _page("staff_menu.html", message=message, health=kiosk.health())
+
+
+@bp.post("/staff/leave")
+def staff_leave():
+    """End the staff session."""
+    current_app.extensions["gatehouse.staff"].pop(request.cookies.get(STAFF_COOKIE, ""), None)
+    response = redirect(url_for("kiosk.welcome"))
+    response.delete_cookie(STAFF_COOKIE)
+    return response
+
+
 @bp.get("/favicon.ico")
 def favicon():
     """No icon: answer quietly so the browser does not log an error."""
@@ -414,6 +484,7 @@ def create_app(kiosk: Kiosk, *, languages: list[str] | None = None, translations
     Babel(app, locale_selector=_select_locale)
     app.extensions["gatehouse.kiosk"] = kiosk
     app.extensions["gatehouse.drafts"] = DraftStore()
+    app.extensions["gatehouse.staff"] = {}
     app.jinja_env.globals["get_locale"] = get_locale
     app.register_blueprint(bp)
     return app

@@ -13,6 +13,8 @@
     "zxcvbnm-'".split(""),
     "áéíóúãõâêçü".split("")
   ];
+  var letterRows = rows;
+  var digitRows = ["123".split(""), "456".split(""), "789".split(""), ["0"]];
   var target = inputs[0];
   var shift = true;
 
@@ -43,8 +45,10 @@
     });
     var last = document.createElement("div");
     last.className = "osk-row";
-    last.appendChild(keyButton("⇧", "action", function () { shift = !shift; render(); }));
-    last.appendChild(keyButton(" ", "wide", function () { type(" "); }));
+    if (rows === letterRows) {
+      last.appendChild(keyButton("⇧", "action", function () { shift = !shift; render(); }));
+      last.appendChild(keyButton(" ", "wide", function () { type(" "); }));
+    }
     last.appendChild(keyButton("⌫", "action", function () {
       target.value = target.value.slice(0, -1); shift = target.value === ""; render(); emit();
     }));
@@ -53,6 +57,7 @@
   }
   function show(input) {
     target = input;
+    rows = input.getAttribute("data-osk") === "digits" ? digitRows : letterRows;
     shift = input.value === "" || /[\s-]$/.test(input.value);
     render();
     panel.hidden = false;

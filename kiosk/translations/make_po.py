@@ -124,6 +124,37 @@ T = {
         "Seu crachá está sendo impresso. Use-o em local visível."),
     "Your name": ("Su nombre", "Seu nome"),
     "Your photo": ("Su foto", "Sua foto"),
+    "Back": ("Volver", "Voltar"),
+    "Close the staff menu": ("Cerrar el menú del personal", "Fechar o menu da equipe"),
+    "End lockdown": ("Terminar el cierre de emergencia", "Encerrar o bloqueio"),
+    "Faults": ("Fallas", "Falhas"),
+    "Hub": ("Central", "Central"),
+    "Lockdown ended.": ("Cierre de emergencia terminado.", "Bloqueio encerrado."),
+    "Lockdown requested. The hub has locked the building.": (
+        "Cierre de emergencia solicitado. La central cerró el edificio.",
+        "Bloqueio solicitado. A central trancou o prédio."),
+    "Open": ("Abrir", "Abrir"),
+    "Print the on-site roster": ("Imprimir la lista de visitantes presentes", "Imprimir a lista de visitantes presentes"),
+    "Request lockdown": ("Solicitar cierre de emergencia", "Solicitar bloqueio"),
+    "Staff": ("Personal", "Equipe"),
+    "Staff PIN": ("PIN del personal", "PIN da equipe"),
+    "The hub did not answer. Use the phone or the panic button.": (
+        "La central no respondió. Use el teléfono o el botón de pánico.",
+        "A central não respondeu. Use o telefone ou o botão de pânico."),
+    "The hub refused the request.": ("La central rechazó la solicitud.", "A central recusou o pedido."),
+    "The roster is printing.": ("La lista se está imprimiendo.", "A lista está sendo impressa."),
+    "The staff menu is not set up on this kiosk.": (
+        "El menú del personal no está configurado en este quiosco.",
+        "O menu da equipe não está configurado neste quiosque."),
+    "Too many wrong PINs. Try again in five minutes.": (
+        "Demasiados PIN incorrectos. Inténtelo en cinco minutos.",
+        "PIN incorreto muitas vezes. Tente de novo em cinco minutos."),
+    "Watch list": ("Lista de vigilancia", "Lista de observação"),
+    "Wrong PIN.": ("PIN incorrecto.", "PIN incorreto."),
+    "away": ("sin conexión", "sem conexão"),
+    "connected": ("conectada", "conectada"),
+    "current": ("al día", "atualizada"),
+    "too old or missing": ("vieja o ausente", "antiga ou ausente"),
 }
 
 

@@ -161,3 +161,50 @@ def test_start_over_is_not_called_idle(client) -> None:
     assert client.get("/reset").headers["Location"] == "/"
     _start(client)
     assert client.get("/reset?idle=1").headers["Location"] == "/?m=expired"
+
+
+@pytest.fixture
+def staff_client(tmp_path, fixtures_dir):
+    """A kiosk with staff PIN 4321 and no hub."""
+    pin = tmp_path / "pin"
+    pin.write_text("4321\n")
+    cfg = kconfig.simulated(tmp_path / "state", fixtures_dir / "camera")
+    cfg = cfg.model_copy(update={"kiosk": cfg.kiosk.model_copy(update={"staff_pin_file": str(pin)})})
+    kiosk = build(cfg)
+    yield create_app(kiosk).test_client(), kiosk
+    kiosk.stop()
+
+
+def test_staff_menu_needs_the_pin(staff_client) -> None:
+    client, kiosk = staff_client
+    assert client.get("/staff/menu").headers["Location"] == "/staff"
+    assert "Wrong PIN." in client.post("/staff", data={"pin": "0000"}).text
+    assert client.post("/staff", data={"pin": "4321"}).headers["Location"] == "/staff/menu"
+    page = client.post("/staff/menu", data={"action": "roster"}).text
+    assert "The roster is printing." in page and len(kiosk.printers[0].jobs) == 1
+    page = client.post("/staff/menu", data={"action": "lockdown_on"}).text
+    assert "The hub did not answer" in page
+    client.post("/staff/leave")
+    assert client.get("/staff/menu").headers["Location"] == "/staff"
+
+
+def test_staff_pin_locks_after_five_wrong(staff_client) -> None:
+    client, _ = staff_client
+    for _ in range(4):
+        assert "Wrong PIN." in client.post("/staff", data={"pin": "1111"}).text
+    assert "Too many wrong PINs" in client.post("/staff", data={"pin": "1111"}).text
+    assert "Too many wrong PINs" in client.post("/staff", data={"pin": "4321"}).text
+
+
+def test_no_pin_configured(client) -> None:
+    assert "not set up" in client.get("/staff").text
+    assert "not set up" in client.post("/staff", data={"pin": "1234"}).text
+
+
+def test_bad_pin_file_stops_the_kiosk(tmp_path, fixtures_dir) -> None:
+    pin = tmp_path / "pin"
+    pin.write_text("abc")
+    cfg = kconfig.simulated(tmp_path / "state", fixtures_dir / "camera")
+    cfg = cfg.model_copy(update={"kiosk": cfg.kiosk.model_copy(update={"staff_pin_file": str(pin)})})
+    with pytest.raises(ValueError, match="4 to 12 digits"):
+        build(cfg)
