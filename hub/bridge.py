@@ -21,6 +21,7 @@ import logging
 import queue
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -95,7 +96,7 @@ class Bridge:
     def __init__(self, database: Database, keyring: Keyring, broker: BrokerConfig, *,
                  clock: Clock = utc_now, batch_size: int = 1000, batch_wait_s: float = 0.01,
                  gap_settle_s: float = 60.0, poll_s: float = 0.05,
-                 key_return_days: int = 3) -> None:
+                 key_return_days: int = 3, verify_threads: int = 2) -> None:
         self.db = database
         self.keyring = keyring
         self.clock = clock
@@ -119,6 +120,8 @@ class Bridge:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._pool = (ThreadPoolExecutor(verify_threads, thread_name_prefix="bridge-verify")
+                      if verify_threads > 1 else None)
         self.client = LinkClient(broker)
         for topic_filter, kind in ((topics.all_events(), topics.Kind.EVENTS),
                                    (topics.all_status(), topics.Kind.STATUS),
@@ -146,6 +149,9 @@ class Bridge:
             t.join(timeout=10)
         self._threads.clear()
         self.client.stop()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
 
     def run_forever(self) -> None:
         """Run until SIGINT/SIGTERM (the ``gatehouse-hub bridge`` process)."""
@@ -203,20 +209,21 @@ class Bridge:
         self.stats.dropped[reason] += 1
         log.warning("bridge dropped reason=%s where=%s", reason, where)
 
-    def _open(self, item: _Item) -> Envelope | None:
+    def _verify(self, item: _Item) -> tuple[Envelope | None, str]:
+        """Open one payload: (envelope, "") or (None, reason). Safe to run in a worker thread."""
         key = self._key_for(item.device)
         if key is None:
-            reason = "revoked_device" if item.device in self._revoked else "unknown_device"
-            self._drop(reason, item.device)
-            self._alert_device(item.device, reason)
-            return None
+            return None, "revoked_device" if item.device in self._revoked else "unknown_device"
         try:
-            return open_envelope(item.payload, {item.device: key}, expect_sender=item.device)
+            return open_envelope(item.payload, {item.device: key}, expect_sender=item.device), ""
         except m.MessageError as exc:
-            self._drop(exc.reason, item.device)
-            if exc.reason == "bad_signature":
-                self._alert_device(item.device, exc.reason)
-            return None
+            return None, exc.reason
+
+    def _open_all(self, batch: list[_Item]) -> list[tuple[Envelope | None, str]]:
+        # Ed25519 verification releases the GIL: spread a large batch over a few threads.
+        if self._pool is not None and len(batch) >= 64:
+            return list(self._pool.map(self._verify, batch, chunksize=32))
+        return [self._verify(item) for item in batch]
 
     def _alert_device(self, device_id: str, reason: str) -> None:
         text = {"unknown_device": "messages from an unregistered device",
@@ -264,9 +271,11 @@ class Bridge:
     def process(self, batch: list[_Item]) -> None:
         """Handle one batch: controls in order, events in one transaction, then the acks."""
         opened: list[tuple[_Item, Envelope]] = []
-        for item in batch:
-            env = self._open(item)
+        for item, (env, reason) in zip(batch, self._open_all(batch)):
             if env is None:
+                self._drop(reason, item.device)
+                if reason in ("unknown_device", "revoked_device", "bad_signature"):
+                    self._alert_device(item.device, reason)
                 continue
             if item.kind == topics.Kind.EVENTS:
                 if not isinstance(env.body, m.Event):
@@ -282,8 +291,14 @@ class Bridge:
         event_items = [(i, e) for i, e in opened if i.kind == topics.Kind.EVENTS]
         if event_items:
             self._store_events(event_items)
+        acks = [(i, e) for i, e in opened
+                if i.kind == topics.Kind.DEV_ACK and isinstance(e.body, m.AclApplied)]
+        if acks:
+            self._acl_acks(acks)
         for item, env in opened:
-            if item.kind != topics.Kind.EVENTS:
+            handled = item.kind == topics.Kind.EVENTS or (
+                item.kind == topics.Kind.DEV_ACK and isinstance(env.body, m.AclApplied))
+            if not handled:
                 try:
                     self._control(item, env)
                 except Exception:
@@ -381,13 +396,6 @@ class Bridge:
                 self._drop("replay", item.device)
                 return
             self._on_status(item.device, body)
-        elif item.kind == topics.Kind.DEV_ACK and isinstance(body, m.AclApplied):
-            if not self.guard.accept(item.device, "ack", env.seq):
-                self._drop("replay", item.device)
-                return
-            with self.db.session() as s:
-                dev = s.get(Device, item.device)
-                revocations.record_acl_ack(s, dev, body.version, self.clock())
         elif item.kind == topics.Kind.REQ and isinstance(body, (m.AclResync, m.LockdownRequest)):
             if not self.guard.accept(item.device, "req", env.seq):
                 self._drop("replay", item.device)
@@ -395,6 +403,22 @@ class Bridge:
             self._on_request(item.device, body)
         else:
             self._drop("unexpected_type", item.device)
+
+    def _acl_acks(self, acks: list[tuple[_Item, Envelope]]) -> None:
+        """Every ``acl.applied`` of a batch in one transaction (a revocation's acks arrive together)."""
+        fresh = []
+        for item, env in acks:
+            if self.guard.accept(item.device, "ack", env.seq):
+                fresh.append((item.device, env.body.version))
+            else:
+                self._drop("replay", item.device)
+        if not fresh:
+            return
+        now = self.clock()
+        with self.db.session() as s:
+            for device_id, version in fresh:
+                dev = s.get(Device, device_id)
+                revocations.record_acl_ack(s, dev, version, now)
 
     def _on_status(self, device_id: str, body: m.DeviceStatus) -> None:
         now = self.clock()

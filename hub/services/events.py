@@ -67,11 +67,15 @@ _ALERTING = {"door.forced", "door.held", "device.tamper", "device.fault", "alert
 def apply_effects(session: Session, new: Iterable[IncomingEvent], buildings: dict[str, str | None],
                   now: datetime) -> None:
     """Door live state, visits on site and alerts, from events stored for the first time."""
+    new = list(new)
+    wanted = {d for d in (getattr(i.body, "door", None) for i in new) if d is not None}
+    doors = {d.id: d for d in session.scalars(select(Door).where(Door.id.in_(sorted(wanted))))} \
+        if wanted else {}
     for item in new:
         body, building = item.body, buildings.get(item.device_id)
         door_id = getattr(body, "door", None)
         if door_id is not None:
-            door = session.get(Door, door_id)
+            door = doors.get(door_id)
             if door is not None and door.device_id == item.device_id and (
                     door.last_event_at is None or item.at >= door.last_event_at):
                 door.last_event_at, door.last_event_type = item.at, item.type

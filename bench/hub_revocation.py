@@ -1,0 +1,156 @@
+"""Termination to every door's ack: 200 simulated controllers on a real Mosquitto (TLS).
+
+Each controller is a :class:`tests.hub.simdevice.SimController` on the real DeviceLink (signed
+messages, outbox, replay guard). The hub bridge runs as in production. For each of several
+terminations the clock starts before the service call and stops, per door, when the hub records
+that door's confirmation. Prints human lines and JSON figures (p50, p99, max).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
+
+from link import keys as link_keys  # noqa: E402
+from link.client import BrokerConfig  # noqa: E402
+from hub.bridge import Bridge  # noqa: E402
+from hub.db import Database  # noqa: E402
+from hub.keyring import Keyring, Vault  # noqa: E402
+from hub.models import Device, RevocationDoor  # noqa: E402
+from hub.services import buildings, credentials, devices, people, revocations  # noqa: E402
+from hub.services.buildings import DoorSpec, Window  # noqa: E402
+
+CONTROLLERS = 200
+TERMINATIONS = 5
+
+
+def figure(name: str, value: float, unit: str, target: float | None) -> None:
+    print(json.dumps({"name": name, "value": round(value, 1), "unit": unit, "target": target,
+                      "better": "lower"}), flush=True)
+
+
+def main() -> int:
+    from tests.hub.simdevice import SimController
+    from tests.support.mosquitto import Mosquitto
+    from tests.support.pki import TestPki
+
+    now = datetime.now(UTC)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        db = Database(f"sqlite:///{root}/hub.db")
+        db.create_all()
+        ring = Keyring(site_key=b"s" * 32, vault=Vault(b"v" * 32),
+                       hub_key=Ed25519PrivateKey.generate())
+        keys = {f"ctl-{i:03d}": Ed25519PrivateKey.generate() for i in range(CONTROLLERS)}
+        with db.session() as s:
+            buildings.create_building(s, building_id="bench", name="Bench", tz="UTC",
+                                      actor="bench", now=now)
+            for dev_id, key in keys.items():
+                devices.register(s, device_id=dev_id, kind="controller", building_id="bench",
+                                 public_key_pem=link_keys.public_pem(key.public_key()),
+                                 cert_serial="", actor="bench", now=now)
+                buildings.save_door(s, "bench", DoorSpec(f"door-{dev_id[4:]}", dev_id,
+                                                         "records_room", device_id=dev_id),
+                                    actor="bench", now=now)
+            buildings.save_group(s, "bench", slug="all", name="All doors",
+                                 door_ids=[f"door-{d[4:]}" for d in keys],
+                                 windows=[Window((0, 1, 2, 3, 4, 5, 6), "00:00", "24:00")],
+                                 actor="bench", now=now)
+            for n in range(TERMINATIONS):
+                p = people.create_person(s, people.PersonSpec(staff_id=f"S{n}", name=f"P{n}",
+                                                              buildings=["bench"]),
+                                         actor="bench", now=now)
+                people.set_groups(s, p, "bench", ["all"], actor="bench", now=now)
+                credentials.enrol_card(s, ring.site_key, person=p, building_id="bench",
+                                       uid_text=f"04A1B2{n:02X}", approver="bench",
+                                       actor="bench", now=now)
+        pki = TestPki(root / "pki")
+        broker = Mosquitto(root / "broker", pki)
+        broker.start()
+
+        def cfg(identity: str) -> BrokerConfig:
+            ident = pki.client(identity)
+            return BrokerConfig(host=broker.host, port=broker.port, client_id=identity,
+                                ca_file=pki.ca_file, cert_file=ident.cert, key_file=ident.key,
+                                backoff_min_s=0.2, backoff_max_s=2.0)
+
+        bridge = Bridge(db, ring, cfg("hub"))
+        bridge.start()
+        assert bridge.client.wait_connected(10)
+        sims = [SimController(d, k, ring.hub_key.public_key(), cfg(d), root / "dev" / d,
+                              resend_s=30.0) for d, k in keys.items()]
+        t = time.monotonic()
+        for sim in sims:
+            sim.start(timeout=30)
+        print(f"{CONTROLLERS} controllers connected in {time.monotonic() - t:.1f} s", flush=True)
+
+        def synced() -> bool:
+            with db.session() as s:
+                behind = s.scalar(select(func.count()).select_from(Device).where(
+                    (Device.acl_acked.is_(None)) | (Device.acl_acked < Device.acl_version)))
+            return behind == 0
+
+        deadline = time.monotonic() + 120
+        while not synced() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        print(f"every controller on the current ACL after {time.monotonic() - t:.1f} s",
+              flush=True)
+        time.sleep(1.0)
+        latencies: list[float] = []
+        for n in range(TERMINATIONS):
+            started_wall = datetime.now(UTC)
+            started = time.perf_counter()
+            with db.session() as s:
+                rev_id = revocations.terminate(s, people.get_person(s, f"S{n}"), actor="bench",
+                                               now=started_wall).id
+            bridge.notify()
+            call_s = time.perf_counter() - started
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                with db.session() as s:
+                    left = s.scalar(select(func.count()).select_from(RevocationDoor).where(
+                        RevocationDoor.revocation_id == rev_id,
+                        RevocationDoor.confirmed_at.is_(None)))
+                if left == 0:
+                    break
+                time.sleep(0.01)
+            with db.session() as s:
+                rows = list(s.scalars(select(RevocationDoor).where(
+                    RevocationDoor.revocation_id == rev_id)))
+            done = [(r.confirmed_at - started_wall).total_seconds() * 1000 for r in rows
+                    if r.confirmed_at is not None]
+            latencies += done
+            print(f"termination {n}: service call {call_s * 1000:.0f} ms; {len(done)}/{len(rows)} "
+                  f"doors confirmed; slowest {max(done):.0f} ms", flush=True)
+            time.sleep(0.5)
+        latencies.sort()
+        p50 = statistics.median(latencies)
+        p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+        print(f"{len(latencies)} door confirmations: p50 {p50:.0f} ms, p99 {p99:.0f} ms, "
+              f"max {latencies[-1]:.0f} ms", flush=True)
+        figure(f"hub revocation to every door's ack, {CONTROLLERS} controllers, p50", p50, "ms",
+               None)
+        figure(f"hub revocation to every door's ack, {CONTROLLERS} controllers, p99", p99, "ms",
+               1000)
+        figure(f"hub revocation to every door's ack, {CONTROLLERS} controllers, max",
+               latencies[-1], "ms", None)
+        for sim in sims:
+            sim.stop()
+        bridge.stop()
+        broker.stop()
+        db.dispose()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
