@@ -30,10 +30,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from gpiozero.pins.mock import MockFactory, MockPin
 
 from controller.cache import AclCache
-from controller.config import DoorConfig, ReaderConfig
 from controller.hw import DoorHardware
 from controller.service import ControllerService
+from hardware.door import SimDoorIO
 from hardware.mfrc522_sim import SimBoard
+from hardware.reader import SimReader
 from link import keys
 from link.client import BrokerConfig
 from link.device import DeviceLink
@@ -101,9 +102,8 @@ def bench_taps(cache_path: Path, state_dir: Path) -> tuple[list[float], list[flo
     """Tap → relay energised latencies, and the outbox appends among them, in ms."""
     factory = MockFactory()
     relay_pin = factory.pin(17, pin_class=TimedPin)
-    door = DoorHardware(DoorConfig(id="rr-1", relay_pin=17, contact_pin=27, rex_pin=22,
-                                   reader=ReaderConfig(type="sim")),
-                        pin_factory=factory, simulate=True, board=SimBoard())
+    door = DoorHardware("rr-1", io=SimDoorIO("door0", relay_pin=17, pin_factory=factory),
+                        reader=SimReader("reader0", board=SimBoard()))
     cache = AclCache(cache_path)
     link = DeviceLink(DEVICE, kind="controller", private_key=Ed25519PrivateKey.generate(),
                       hub_key=Ed25519PrivateKey.generate().public_key(),
@@ -216,10 +216,6 @@ site_key_file = "{tmp / 'site.key'}"
 ntp = "synced"
 [[doors]]
 id = "rr-1"
-relay_pin = 17
-contact_pin = 27
-rex_pin = 22
-reader = {{ type = "sim" }}
 """)
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "controller.cli", "--config", str(cfg),

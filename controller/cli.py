@@ -9,10 +9,10 @@ an internal error (systemd restarts the service).
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from importlib import metadata
@@ -93,46 +93,47 @@ def _version() -> str:
         return "dev"
 
 
-def build_doors(cfg: ControllerConfig, *, simulate: bool) -> dict[str, Any]:
-    """Open every door's hardware (MockFactory pins and emulated readers when simulating)."""
+def open_hardware(cfg: ControllerConfig, *, simulate: bool) -> tuple[Any, dict[str, Any]]:
+    """Build the devices (simulators when ``simulate``) and group them per door."""
     from controller.hw import DoorHardware
+    from hardware.devices import build_devices
 
-    factory: Any = None
-    board: Any = None
     if simulate:
-        from gpiozero.pins.mock import MockFactory
-
-        from hardware.mfrc522_sim import SimBoard
-
-        factory, board = MockFactory(), SimBoard()
-    doors: dict[str, Any] = {}
+        cfg = config_mod.simulated(cfg)
+    elif not (cfg.hardware.readers or cfg.hardware.doors):
+        raise config_mod.ConfigError(
+            "controller.toml has no [hardware] table: describe the devices, or run --simulate")
+    devices = build_devices(cfg.hardware)
     try:
-        for door_cfg in cfg.doors:
-            doors[door_cfg.id] = DoorHardware(door_cfg, pin_factory=factory, simulate=simulate,
-                                              board=board)
-    except BaseException:
-        for hw in doors.values():
-            hw.close()
-        raise
-    return doors
+        doors = {d.id: DoorHardware(d.id, io=devices.doors[d.io or ""],
+                                    reader=devices.readers[d.reader or ""],
+                                    keypad=devices.keypads.get(d.keypad) if d.keypad else None)
+                 for d in cfg.doors}
+    except KeyError as exc:
+        devices.close()
+        raise config_mod.ConfigError(f"a door names a device the hardware lacks: {exc}") from None
+    return devices, doors
 
 
 def list_devices(cfg: ControllerConfig, *, simulate: bool) -> int:
-    """Print the devices this controller would use, and their state, as JSON."""
-    doors = build_doors(cfg, simulate=simulate)
-    try:
-        out: dict[str, Any] = {"device": cfg.device.id, "simulate": simulate,
-                               "doors": [hw.state() for hw in doors.values()]}
+    """Print the devices this controller would use, their state, and which door uses what."""
+    from hardware.devices import format_devices
+
+    devices, doors = open_hardware(cfg, simulate=simulate)
+    with devices:
+        print(format_devices(devices.describe()))
+        for hw in doors.values():
+            state = hw.state()
+            print(f"door {state['door']}: reader={state['reader']} io={state['io']} "
+                  f"keypad={state['keypad'] or '-'}")
         cache_path = cfg.device.state_dir / "acl.db"
         if cache_path.exists():
             with AclCache(cache_path) as cache:
-                out["acl"] = {"version": cache.version, "credentials": len(cache),
-                              "last_sync_at": (cache.last_sync_at.isoformat()
-                                               if cache.last_sync_at else None)}
-        print(json.dumps(out, indent=2, default=str))
-    finally:
-        for hw in doors.values():
-            hw.close()
+                synced = cache.last_sync_at.isoformat() if cache.last_sync_at else "never"
+                print(f"acl version={cache.version} credentials={len(cache)} "
+                      f"last_sync={synced}")
+        else:
+            print("acl none (the controller asks the hub for a snapshot when it starts)")
     return 0
 
 
@@ -153,12 +154,13 @@ class ControllerApp:
         clock = clock or utc_now
         self.cache = AclCache(cfg.device.state_dir / "acl.db")
         self.link: Any = None
+        self.devices: Any = None
         self.doors: dict[str, Any] = {}
         try:
             self.link = DeviceLink(cfg.device.id, kind="controller", private_key=private_key,
                                    hub_key=hub_key, broker=broker, state_dir=cfg.device.state_dir,
                                    clock=clock, version=_version(), accept_sim=simulate)
-            self.doors = build_doors(cfg, simulate=simulate)
+            self.devices, self.doors = open_hardware(cfg, simulate=simulate)
             self.service = ControllerService(
                 device_id=cfg.device.id, cache=self.cache, link=self.link, doors=self.doors,
                 site_key=site_key, clock=clock, ntp_synced=ntp_probe(cfg.clock.ntp),
@@ -196,6 +198,9 @@ class ControllerApp:
         for hw in self.doors.values():
             hw.close()
         self.doors = {}
+        if self.devices is not None:
+            self.devices.close()
+            self.devices = None
         if self.link is not None:
             # After a fault the broker publishes our last will (offline) for us.
             self.link.stop(clean=is_clean)
@@ -205,21 +210,28 @@ class ControllerApp:
 
 def run(cfg: ControllerConfig, *, simulate: bool) -> int:
     """Run the controller until SIGTERM/SIGINT or a fail-secure stop; return the exit code."""
+    stop_requested = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        # Only a flag here: the main loop below stops the service (joins do not belong in a
+        # signal handler). Installed before anything starts, so an early SIGTERM is not lost.
+        log.info("event=stopping signal=%d", signum)
+        stop_requested.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     app = ControllerApp(cfg, simulate=simulate)
     try:
+        if stop_requested.is_set():
+            return 0
         app.start()
-
-        def on_signal(signum: int, _frame: Any) -> None:
-            log.info("event=stopping signal=%d", signum)
-            app.service.stop()
-
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
-        while not app.service.done.wait(0.5):
-            pass
+        while not app.service.done.wait(0.2):
+            if stop_requested.is_set():
+                app.service.stop()
         return app.service.exit_code
     finally:
         app.close()
+        log.info("event=stopped")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -243,7 +255,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.list_devices:
             return list_devices(cfg, simulate=args.simulate)
         return run(cfg, simulate=args.simulate)
-    except keys.KeyFileError as exc:
+    except (keys.KeyFileError, config_mod.ConfigError) as exc:
         print(f"gatehouse-controller: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except (CacheCorrupt, StoreError) as exc:

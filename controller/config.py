@@ -25,14 +25,19 @@ Example::
     site_key_file = "/etc/gatehouse/site.key"
 
     [[doors]]
-    id = "rr-1"
-    reader = { type = "mfrc522", device = 0, rst_pin = 25 }
+    id = "rr-1"            # the door's id in the hub's ACL
+    reader = "reader0"     # device names in [hardware] (these two are the defaults)
+    io = "door0"
+
+    [[hardware.readers]]
+    type = "mfrc522"
+    name = "reader0"
+
+    [[hardware.doors]]
+    type = "gpio"
+    name = "door0"
     relay_pin = 17
     contact_pin = 27
-    rex_pin = 22
-    green_led_pin = 5
-    red_led_pin = 6
-    buzzer_pin = 13
 """
 
 from __future__ import annotations
@@ -45,8 +50,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from hardware.config import HardwareConfig, simulated_controller_config
+
 DeviceId = Annotated[str, Field(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")]
-Pin = Annotated[int, Field(ge=0, le=27)]
 _ENV_PREFIX = "GATEHOUSE_CONTROLLER_"
 
 
@@ -101,49 +107,14 @@ class ClockSection(_Strict):
     tolerance_s: Annotated[int, Field(ge=0, le=3600)] = 120
 
 
-class ReaderConfig(_Strict):
-    """The door's card reader: an MFRC522 on SPI, or the emulated one."""
-
-    type: Literal["mfrc522", "sim"] = "mfrc522"
-    bus: Annotated[int, Field(ge=0, le=6)] = 0
-    device: Annotated[int, Field(ge=0, le=2)] = 0
-    rst_pin: Pin = 25
-    irq_pin: Pin | None = None
-    poll_interval_ms: Annotated[int, Field(ge=10, le=1000)] = 50
-
-
-class KeypadConfig(_Strict):
-    """A 3x4 matrix keypad for card + PIN doors (rows driven, columns read)."""
-
-    row_pins: Annotated[list[Pin], Field(min_length=4, max_length=4)] = [12, 16, 20, 21]
-    col_pins: Annotated[list[Pin], Field(min_length=3, max_length=3)] = [19, 26, 23]
-
-
 class DoorConfig(_Strict):
-    """One door wired to this Pi (BCM pin numbers; see :class:`hardware.door.DoorIO`)."""
+    """One door: its id in the hub's ACL and the devices (from ``[hardware]``) it uses."""
 
     id: DeviceId
-    reader: ReaderConfig = Field(default_factory=ReaderConfig)
-    relay_pin: Pin
-    #: many relay modules switch on a low input: set false for those
-    relay_active_high: bool = True
-    contact_pin: Pin
-    contact_normally_closed: bool = True
-    rex_pin: Pin | None = None
-    green_led_pin: Pin | None = None
-    red_led_pin: Pin | None = None
-    buzzer_pin: Pin | None = None
-    tamper_pin: Pin | None = None
-    keypad: KeypadConfig | None = None
-
-    def pins(self) -> list[int]:
-        """Every GPIO this door uses."""
-        used = [self.relay_pin, self.contact_pin, self.rex_pin, self.green_led_pin,
-                self.red_led_pin, self.buzzer_pin, self.tamper_pin, self.reader.irq_pin,
-                self.reader.rst_pin]
-        if self.keypad is not None:
-            used += self.keypad.row_pins + self.keypad.col_pins
-        return [p for p in used if p is not None]
+    #: names of devices in the [hardware] table; default readerN / doorN for the Nth door
+    reader: str | None = None
+    io: str | None = None
+    keypad: str | None = None
 
 
 class ControllerConfig(_Strict):
@@ -154,21 +125,52 @@ class ControllerConfig(_Strict):
     keys: KeysSection
     clock: ClockSection = Field(default_factory=ClockSection)
     doors: Annotated[list[DoorConfig], Field(min_length=1, max_length=2)]
+    #: the devices, as :class:`hardware.config.HardwareConfig` (``type`` picks real or sim)
+    hardware: HardwareConfig = Field(default_factory=HardwareConfig)
 
     @model_validator(mode="after")
-    def _distinct(self) -> "ControllerConfig":
+    def _doors_name_devices(self) -> "ControllerConfig":
         ids = [d.id for d in self.doors]
         if len(set(ids)) != len(ids):
             raise ValueError("door ids must differ")
-        pins: list[int] = []
-        for d in self.doors:
-            pins += d.pins()
-        if len(set(pins)) != len(pins):
-            raise ValueError("a GPIO pin is used twice")
-        readers = [(d.reader.bus, d.reader.device) for d in self.doors]
-        if len(set(readers)) != len(readers):
-            raise ValueError("two doors name the same SPI reader")
+        filled = [d.model_copy(update={"reader": d.reader or f"reader{i}",
+                                       "io": d.io or f"door{i}"})
+                  for i, d in enumerate(self.doors)]
+        object.__setattr__(self, "doors", filled)
+        if not (self.hardware.readers or self.hardware.doors or self.hardware.keypads):
+            return self  # no devices described: only --simulate can run (checked by the CLI)
+        readers = {r.name for r in self.hardware.readers}
+        ios = {d.name for d in self.hardware.doors}
+        keypads = {k.name for k in self.hardware.keypads}
+        for door in filled:
+            if door.reader not in readers:
+                raise ValueError(f"door {door.id}: no reader named {door.reader!r} in [hardware]")
+            if door.io not in ios:
+                raise ValueError(f"door {door.id}: no door I/O named {door.io!r} in [hardware]")
+            if door.keypad is not None and door.keypad not in keypads:
+                raise ValueError(f"door {door.id}: no keypad named {door.keypad!r} in [hardware]")
+        for kind, used in (("reader", [d.reader for d in filled]), ("io", [d.io for d in filled])):
+            if len(set(used)) != len(used):
+                raise ValueError(f"two doors share one {kind}")
         return self
+
+
+def simulated(cfg: ControllerConfig) -> ControllerConfig:
+    """The same controller on simulators: every device's ``type`` becomes ``sim``.
+
+    With no ``[hardware]`` table, the hardware package's simulated controller (a reader,
+    door I/O and keypad per door) is used, named readerN / doorN / keypad0.
+    """
+    hw = cfg.hardware
+    if not (hw.readers or hw.doors or hw.keypads):
+        hw = simulated_controller_config(len(cfg.doors))
+    else:
+        hw = HardwareConfig.model_validate({
+            "readers": [r.model_dump() | {"type": "sim"} for r in hw.readers],
+            "doors": [d.model_dump() | {"type": "sim"} for d in hw.doors],
+            "keypads": [k.model_dump() | {"type": "sim"} for k in hw.keypads],
+        })
+    return cfg.model_copy(update={"hardware": hw})
 
 
 # --------------------------------------------------------------------------- loading
@@ -205,6 +207,23 @@ def _line_of(text: str, loc: tuple[Any, ...]) -> int | None:
         if table == list(str(p) for p in loc) or table == want_table:
             header_line = number
     return header_line
+
+
+def _clean_loc(data: Any, loc: tuple[Any, ...]) -> tuple[Any, ...]:
+    """The error's path through the file's own keys (drops union and discriminator tags)."""
+    out: list[Any] = []
+    node = data
+    for i, part in enumerate(loc):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+            out.append(part)
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+            out.append(part)
+        elif i == len(loc) - 1 and isinstance(node, dict):
+            out.append(part)  # a missing key: name it
+        # else: a tag pydantic added (the union member tried), not a key of the file
+    return tuple(out)
 
 
 def _apply_env(data: dict[str, Any], environ: dict[str, str]) -> None:
@@ -256,9 +275,7 @@ def parse(text: str, *, source: str = "controller.toml",
         return ControllerConfig.model_validate(_paths(data))
     except ValidationError as exc:
         err = exc.errors()[0]
-        loc = tuple(err.get("loc", ()))
-        # Literal/union errors append the member tried; keep the path to the key.
-        loc = tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or "-" in p)))
+        loc = _clean_loc(data, tuple(err.get("loc", ())))
         where = ".".join(str(p) for p in loc) or "(top level)"
         line = _line_of(text, loc)
         at = f" (line {line})" if line else ""

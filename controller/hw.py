@@ -1,11 +1,11 @@
-"""The devices of one door, assembled from ``controller.toml`` out of :mod:`hardware`.
+"""One door's devices, as the controller drives them.
 
-This module only wires: the card reader is :class:`hardware.reader.Mfrc522Reader` (or
-:class:`~hardware.reader.SimReader`, the real mfrc522 code on an emulated chip), the strike,
-contact, exit button, tamper switch, LEDs and buzzer are :class:`hardware.door.DoorIO` (or
-:class:`~hardware.door.SimDoorIO` on ``MockFactory`` pins), the keypad is
-:class:`hardware.keypad.MatrixKeypad` (or :class:`~hardware.keypad.SimKeypad`). The
-controller drives a door through :class:`DoorHardware` only.
+The devices themselves come from :func:`hardware.devices.build_devices` (the ``type`` in the
+``[hardware]`` table picks the real driver or its simulator): a card reader
+(:class:`hardware.reader.CardReader`), the door I/O (:class:`hardware.door.DoorIO`: strike,
+contact, exit button, tamper, LEDs, buzzer) and optionally a keypad
+(:class:`hardware.keypad.MatrixKeypad`). :class:`DoorHardware` groups them per door and turns
+the door machine's LED and buzzer patterns into what the door I/O can show.
 """
 
 from __future__ import annotations
@@ -15,10 +15,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from controller.config import DoorConfig
 from hardware import door as hwdoor
-from hardware.keypad import MatrixKeypad, SimKeypad
-from hardware.reader import CardRead, Mfrc522Reader, SimReader
+from hardware.reader import CardRead
 
 log = logging.getLogger("gatehouse.controller.hw")
 
@@ -34,55 +32,23 @@ DENY_SHOW_S = 1.0
 
 
 class DoorHardware:
-    """A door's reader, door I/O (strike, contact, exit, tamper, LEDs, buzzer) and keypad.
-
-    Wiring is :class:`hardware.door.DoorIO`'s: the strike relay's input on ``relay_pin``
-    (a fail-secure strike is locked while the relay is off), the reed contact and tamper
-    switch between their pin and GND, the exit button closing its pin to GND; the MFRC522
-    on SPI (CE0 or CE1) with its reset on ``reader.rst_pin``.
+    """A door's reader, door I/O and keypad (the keypad only on card + PIN doors).
 
     Example::
 
-        door = DoorHardware(cfg, pin_factory=MockFactory(), simulate=True)
-        door.start(on_card=print, on_input=print, on_key=print)
-        door.io.open_door(); door.close()
+        devices = build_devices(config.hardware)
+        door = DoorHardware("rr-1", io=devices.doors["door0"], reader=devices.readers["reader0"])
+        door.start(on_card=print, on_input=print)
     """
 
-    def __init__(self, cfg: DoorConfig, *, pin_factory: Any = None, simulate: bool = False,
-                 board: Any = None) -> None:
-        self.cfg = cfg
-        self.id = cfg.id
-        self.simulate = simulate
+    def __init__(self, door_id: str, *, io: hwdoor.DoorIO, reader: Any,
+                 keypad: Any = None) -> None:
+        self.id = door_id
+        self.io = io
+        self.reader = reader
+        self.keypad = keypad
         self._timers: list[threading.Timer] = []
         self._lock = threading.Lock()
-        self.keypad: MatrixKeypad | None = None
-        self.reader: Mfrc522Reader | None = None
-        io_cls = hwdoor.SimDoorIO if simulate else hwdoor.DoorIO
-        self.io = io_cls(cfg.id, relay_pin=cfg.relay_pin, contact_pin=cfg.contact_pin,
-                         rex_pin=cfg.rex_pin, green_led_pin=cfg.green_led_pin,
-                         red_led_pin=cfg.red_led_pin, buzzer_pin=cfg.buzzer_pin,
-                         tamper_pin=cfg.tamper_pin, relay_active_high=cfg.relay_active_high,
-                         contact_normally_closed=cfg.contact_normally_closed,
-                         pin_factory=pin_factory)
-        try:
-            r = cfg.reader
-            if simulate or r.type == "sim":
-                self.reader = SimReader(name=cfg.id, bus=r.bus, device=r.device,
-                                        rst_pin=r.rst_pin, irq_pin=r.irq_pin,
-                                        poll_interval_s=r.poll_interval_ms / 1000,
-                                        board=board, pin_factory=pin_factory)
-            else:
-                self.reader = Mfrc522Reader(name=cfg.id, bus=r.bus, device=r.device,
-                                            rst_pin=r.rst_pin, irq_pin=r.irq_pin,
-                                            poll_interval_s=r.poll_interval_ms / 1000,
-                                            pin_factory=pin_factory)
-            if cfg.keypad is not None:
-                kp_cls = SimKeypad if simulate else MatrixKeypad
-                self.keypad = kp_cls(f"{cfg.id}-keypad", tuple(cfg.keypad.row_pins),
-                                     tuple(cfg.keypad.col_pins), pin_factory=pin_factory)
-        except BaseException:
-            self.close()
-            raise
 
     # ------------------------------------------------------------------ inputs
     def is_open(self) -> bool:
@@ -94,8 +60,7 @@ class DoorHardware:
               on_key: Callable[[str], None] | None = None) -> None:
         """Route the door's inputs to the callbacks and start the polling threads."""
         self.io.start(on_input)
-        if self.reader is not None:
-            self.reader.start(on_card)
+        self.reader.start(on_card)
         if self.keypad is not None and on_key is not None:
             self.keypad.start(on_key)
 
@@ -140,52 +105,52 @@ class DoorHardware:
             self._timers = [t for t in self._timers if t.is_alive()] + [timer]
         timer.start()
 
-    # ------------------------------------------------------------------ simulation helpers
-    def _sim(self) -> Any:
-        if not self.simulate:
-            raise RuntimeError("simulation helpers work only with --simulate")
-        return self.io
+    # ------------------------------------------------------------------ simulation (sim topics)
+    def _sim(self, device: Any, helper: str) -> Callable[..., Any]:
+        action = getattr(device, helper, None)
+        if action is None:
+            raise RuntimeError(f"door {self.id}: {helper} needs a simulated device")
+        return action
 
     def sim_open(self) -> None:
         """Open the simulated door."""
-        self._sim().open_door()
+        self._sim(self.io, "open_door")()
 
     def sim_close(self) -> None:
         """Close the simulated door."""
-        self._sim().close_door()
+        self._sim(self.io, "close_door")()
 
     def sim_rex(self) -> None:
-        """Press the simulated exit button (released shortly after)."""
-        io = self._sim()
-        io.press_rex()
-        self._later(0.2, io.release_rex)
+        """Press the simulated exit button briefly."""
+        self._sim(self.io, "tap_rex")()
 
     def sim_tap(self, uid: bytes) -> None:
         """Hold a card on the emulated reader briefly."""
-        if not isinstance(self.reader, SimReader):
-            raise RuntimeError("simulation helpers work only with --simulate")
-        self.reader.tap(uid)
+        self._sim(self.reader, "tap")(uid)
+
+    def sim_keys(self, keys: str) -> bool:
+        """Type on the simulated keypad; False when this door has none."""
+        if self.keypad is None:
+            return False
+        self._sim(self.keypad, "enter")(keys)
+        return True
 
     # ------------------------------------------------------------------ lifecycle
     def state(self) -> dict[str, Any]:
         """A printable summary of the door's devices."""
-        return {"door": self.id, "io": self.io.state(),
-                "reader": self.reader.state() if self.reader is not None else None,
-                "keypad": self.keypad.state() if self.keypad is not None else None}
+        return {"door": self.id, "io": self.io.name, "reader": self.reader.name,
+                "keypad": self.keypad.name if self.keypad is not None else None}
 
     def close(self) -> None:
-        """Lock the strike first, then release every device; idempotent."""
+        """Lock the strike first, then release the door's devices; idempotent."""
         with self._lock:
             timers, self._timers = self._timers, []
         for timer in timers:
             timer.cancel()
-        try:
-            self.io.close()  # DoorIO.close drops the relay before letting go of the pin
-        except Exception:
-            log.exception("door=%s event=door_io_close_failed", self.id)
-        for device in (self.reader, self.keypad):
-            if device is not None:
-                try:
-                    device.close()
-                except Exception:
-                    log.exception("door=%s event=close_failed device=%r", self.id, device)
+        for device in (self.io, self.reader, self.keypad):  # io first: the strike locks
+            if device is None:
+                continue
+            try:
+                device.close()
+            except Exception:
+                log.exception("door=%s event=close_failed device=%r", self.id, device)

@@ -228,7 +228,9 @@ class ControllerService:
         if isinstance(sim, SimTap):
             hw.sim_tap(bytes.fromhex(sim.uid))
         elif isinstance(sim, SimPin):
-            self.pin(door_id, sim.digits)
+            digits = sim.digits if sim.digits.endswith("#") else sim.digits + "#"
+            if not hw.sim_keys(digits):  # no keypad at this door: straight to the service
+                self.pin(door_id, sim.digits)
         elif isinstance(sim, SimContact):
             hw.sim_open() if sim.open else hw.sim_close()
         elif isinstance(sim, SimRex):

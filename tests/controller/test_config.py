@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.config import ConfigError, load, parse
+from controller.config import ConfigError, load, parse, simulated
 
 GOOD = """\
 [device]
@@ -24,48 +24,84 @@ site_key_file = "/etc/gatehouse/site.key"
 
 [[doors]]
 id = "rr-1"
-relay_pin = 17
-contact_pin = 27
-rex_pin = 22
 
 [[doors]]
 id = "rr-2"
-relay_pin = 5
-contact_pin = 6
+keypad = "keypad0"
 
-[doors.reader]
+[[hardware.readers]]
+type = "mfrc522"
+name = "reader0"
+
+[[hardware.readers]]
 type = "sim"
+name = "reader1"
 device = 1
 rst_pin = 24
 
-[doors.keypad]
-row_pins = [12, 16, 20, 21]
-col_pins = [19, 26, 23]
+[[hardware.doors]]
+type = "gpio"
+name = "door0"
+
+[[hardware.doors]]
+type = "gpio"
+name = "door1"
+relay_pin = 18
+contact_pin = 4
+rex_pin = 14
+green_led_pin = 15
+red_led_pin = 2
+buzzer_pin = 3
+
+[[hardware.keypads]]
+type = "gpio"
+name = "keypad0"
 """
 
 
 def test_good_config() -> None:
-    """A complete config loads with defaults filled in."""
+    """A complete config loads with defaults filled in and doors mapped to devices."""
     cfg = parse(GOOD, environ={})
     assert cfg.device.id == "rr-ctl-1" and cfg.device.state_dir == Path("/tmp/state")
-    assert cfg.doors[1].reader.type == "sim" and cfg.doors[1].keypad is not None
+    assert [(d.id, d.reader, d.io, d.keypad) for d in cfg.doors] == [
+        ("rr-1", "reader0", "door0", None), ("rr-2", "reader1", "door1", "keypad0")]
+    assert cfg.hardware.readers[1].type == "sim" and cfg.hardware.keypads[0].row_pins[0] == 12
     assert cfg.clock.ntp == "systemd" and cfg.broker.port == 8883
+
+
+def test_simulated_turns_every_device_into_its_simulator() -> None:
+    """--simulate keeps names and pins, and picks the simulators."""
+    cfg = simulated(parse(GOOD, environ={}))
+    hw = cfg.hardware
+    assert {r.type for r in hw.readers} == {d.type for d in hw.doors} == {"sim"}
+    assert hw.doors[1].relay_pin == 18 and hw.keypads[0].type == "sim"
+
+
+def test_simulated_without_hardware_table() -> None:
+    """No [hardware] table: the hardware package's simulated controller."""
+    text = GOOD.split("[[hardware.readers]]")[0].replace('keypad = "keypad0"', "")
+    cfg = simulated(parse(text, environ={}))
+    assert [r.name for r in cfg.hardware.readers] == ["reader0", "reader1"]
+    assert [d.name for d in cfg.hardware.doors] == ["door0", "door1"]
 
 
 @pytest.mark.parametrize("old, new, expected", [
     ('port = 8883', 'port = 8883\nprt = 1', r"broker\.prt \(line 8\): unknown key"),
     ('port = 8883', 'port = "8883"', r"broker\.port \(line 7\): Input should be a valid integer"),
-    ('relay_pin = 17', 'relay_pin = 99', r"doors\.0\.relay_pin \(line 16\)"),
-    ('type = "sim"', 'type = "pn532"', r"doors\.1\.reader\.type \(line 26\)"),
+    ('relay_pin = 18', 'relay_pin = 99', r"hardware\.doors\.1\.relay_pin \(line 38\)"),
+    ('type = "sim"', 'type = "pn532"', r"hardware\.readers\.1 \(line 25\).*pn532"),
     ('rst_pin = 24', 'rst_pin = 24\nspeed = 3',
-     r"doors\.1\.reader\.speed \(line 29\): unknown key"),
-    ('id = "rr-2"', 'id = "RR 2"', r"doors\.1\.id \(line 21\)"),
-    ('contact_pin = 6', 'contact_pin = 17', r"GPIO pin is used twice"),
+     r"hardware\.readers\.1\.speed \(line 30\): unknown key"),
+    ('id = "rr-2"', 'id = "RR 2"', r"doors\.1\.id \(line 18\)"),
+    ('contact_pin = 4', 'contact_pin = 27', r"GPIO27 is used by both"),
     ('id = "rr-2"', 'id = "rr-1"', r"door ids must differ"),
     ('[device]', '[device]\nmood = "happy"', r"device\.mood \(line 2\): unknown key"),
-    ('rex_pin = 22', 'rex_pin = 22\n[doors.io]\nx = 1', r"doors\.0\.io \(line 19\): unknown key"),
-], ids=["unknown key", "wrong type", "pin out of range", "unknown reader", "nested unknown",
-        "bad id", "shared pin", "duplicate door", "unknown in device", "unknown table"])
+    ('keypad = "keypad0"', 'keypad = "keypad9"', r"no keypad named 'keypad9'"),
+    ('id = "rr-1"', 'id = "rr-1"\nreader = "reader1"', r"two doors share one reader"),
+    ('id = "rr-1"', 'id = "rr-1"\nio = "door7"', r"no door I/O named 'door7'"),
+], ids=["unknown key", "wrong type", "pin out of range", "unknown reader type",
+        "nested unknown", "bad id", "shared pin", "duplicate door", "unknown in device",
+        "missing keypad", "shared reader", "missing door io"])
 def test_bad_config_names_key_and_line(old: str, new: str, expected: str) -> None:
     """Each fault is refused with the dotted key and, where it has one, its line."""
     with pytest.raises(ConfigError, match=expected):

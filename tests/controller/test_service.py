@@ -14,7 +14,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from gpiozero.pins.mock import MockFactory
 
 from controller.cache import AclCache
-from controller.config import DoorConfig, ReaderConfig
+from hardware.door import SimDoorIO
+from hardware.keypad import SimKeypad
+from hardware.reader import SimReader
 from controller.hw import DoorHardware
 from controller.service import EXIT_FAULT, ControllerService
 from hardware.mfrc522_sim import SimBoard
@@ -81,12 +83,12 @@ class Rig:
                                state_dir=tmp_path, clock=self.clock)
         factory, board = MockFactory(), SimBoard()
         self.doors = {
-            d: DoorHardware(DoorConfig(id=d, relay_pin=17 + i, contact_pin=22 + i,
-                                       rex_pin=5 + i, red_led_pin=12 + i,
-                                       green_led_pin=14 + i, buzzer_pin=19 + i,
-                                       reader=ReaderConfig(type="sim", device=i,
-                                                           rst_pin=25 - i)),
-                            pin_factory=factory, simulate=True, board=board)
+            d: DoorHardware(d, io=SimDoorIO(f"door{i}", relay_pin=17 + i, contact_pin=22 + i,
+                                            rex_pin=5 + i, red_led_pin=12 + i,
+                                            green_led_pin=14 + i, buzzer_pin=19 + i,
+                                            pin_factory=factory),
+                            reader=SimReader(f"reader{i}", device=i, rst_pin=25 - i,
+                                             board=board))
             for i, d in enumerate(["rr-1", "rr-2"])}
         self.service = ControllerService(device_id=DEVICE, cache=self.cache, link=self.link,
                                          doors=self.doors, site_key=SITE_KEY, clock=self.clock,
@@ -413,15 +415,12 @@ def test_pin_typed_on_the_simulated_keypad(tmp_path: Path) -> None:
     """Card on the emulated reader, PIN on the simulated 3x4 matrix: granted via card_pin."""
     import time
 
-    from controller.config import KeypadConfig
-
     rig = Rig(tmp_path, start_at=datetime.now(UTC), synced_at=datetime.now(UTC))
     rig.clock.now = datetime.now(UTC)
     factory = MockFactory()
-    door = DoorHardware(DoorConfig(id="rr-2", relay_pin=17, contact_pin=27, rex_pin=22,
-                                   reader=ReaderConfig(type="sim", poll_interval_ms=20),
-                                   keypad=KeypadConfig()),
-                        pin_factory=factory, simulate=True, board=SimBoard())
+    door = DoorHardware("rr-2", io=SimDoorIO("door9", pin_factory=factory),
+                        reader=SimReader("reader9", poll_interval_s=0.02, board=SimBoard()),
+                        keypad=SimKeypad("keypad0", pin_factory=factory))
     old = rig.service.doors["rr-2"]
     rig.service.doors["rr-2"] = door
     rig.doors["rr-2"] = door
@@ -436,16 +435,13 @@ def test_pin_typed_on_the_simulated_keypad(tmp_path: Path) -> None:
             time.sleep(0.01)
         assert rig.service.decisions[-1][1].is_awaiting_pin
         rig.clock.now = datetime.now(UTC)
-        for key in "2468#":
-            door.keypad.press(key)
-            time.sleep(0.08)
-            door.keypad.release()
-            time.sleep(0.08)
+        assert door.sim_keys("2468#")
         deadline = time.monotonic() + 5
         while len(rig.service.decisions) < 2 and time.monotonic() < deadline:
             time.sleep(0.01)
         final = rig.service.decisions[-1][1]
         assert final.granted and final.via == "card_pin"
+        rig.service.drain()  # the decision is noted before the event and the strike
         assert door.io.strike_energised
     finally:
         rig.close()

@@ -143,13 +143,15 @@ ntp = "{ntp}"
 
 [[doors]]
 id = "rr-1"
-relay_pin = 17
-contact_pin = 27
-rex_pin = 22
-green_led_pin = 5
-red_led_pin = 6
-buzzer_pin = 13
-reader = {{ type = "sim", poll_interval_ms = 20 }}
+
+[[hardware.readers]]
+type = "sim"
+name = "reader0"
+poll_interval_ms = 20
+
+[[hardware.doors]]
+type = "sim"
+name = "door0"
 """
     path = tmp_path / "controller.toml"
     path.write_text(text)
