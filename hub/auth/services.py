@@ -7,6 +7,7 @@ in the audit log in the same transaction. Web views, the CLI and tests all call 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import secrets
 from dataclasses import dataclass
@@ -202,6 +203,9 @@ def throttle_for(session: Session, settings: Any) -> Throttle:
                     base_s=settings.lock_base_s, max_s=settings.lock_max_s)
 
 
+log = logging.getLogger("hub.auth")
+
+
 def check_password_login(
     session: Session, throttle: Throttle, *, username: str, password: str, addr: str | None,
     now: datetime,
@@ -210,17 +214,24 @@ def check_password_login(
 
     Unknown names, wrong passwords, disabled accounts and locks all look the same to the caller
     (and cost one argon2 verification each), so the answer never tells whether an account exists.
+    The reason goes to the log only; a typed name that is no account is not logged (people type
+    their password into the name field by mistake).
     """
     typed = (username or "").strip().lower()
     keys = [account_key(typed), addr_key(addr)]
-    if throttle.locked(keys, now):
-        passwords.verify_password(None, password or "")  # same cost as a real attempt
-        return None
     lookup = USERNAME.match(typed) is not None  # never send arbitrary text to the database
     account = session.scalar(select(Account).where(Account.username == typed)) if lookup else None
+    who = f"account={account.id}" if account is not None else "account=-"
+    if throttle.locked(keys, now):
+        passwords.verify_password(None, password or "")  # same cost as a real attempt
+        log.warning("auth.login_failed stage=password reason=locked %s addr=%s", who, addr)
+        return None
     stored = account.password_hash if account is not None and account.is_active else None
     if not passwords.verify_password(stored, password or ""):
         throttle.fail(keys, now)
+        reason = ("unknown_account" if account is None else
+                  "disabled" if not account.is_active else "bad_password")
+        log.warning("auth.login_failed stage=password reason=%s %s addr=%s", reason, who, addr)
         return None
     assert account is not None
     if passwords.needs_rehash(account.password_hash):
@@ -233,12 +244,17 @@ def check_totp(session: Session, throttle: Throttle, account: Account, code: str
     """Second factor by TOTP; a code is accepted once (its step is remembered)."""
     keys = [account_key(account.username), addr_key(addr)]
     if throttle.locked(keys, now) or not account.totp_secret:
+        log.warning("auth.login_failed stage=second_factor reason=%s account=%s addr=%s",
+                    "locked" if account.totp_secret else "no_totp", account.id, addr)
         return False
     seed = seeds.unseal(vault, account.username, account.totp_secret)
     assert seed is not None
     step = totp.match_step(seed, code, now, account.totp_last_step or 0)
     if step is None:
         throttle.fail(keys, now)
+        replay = totp.match_step(seed, code, now, -1) is not None
+        log.warning("auth.login_failed stage=second_factor reason=%s account=%s addr=%s",
+                    "totp_replay" if replay else "totp_wrong", account.id, addr)
         return False
     account.totp_last_step = step
     if not seeds.is_sealed(account.totp_secret):
@@ -258,6 +274,8 @@ def check_recovery_code(session: Session, throttle: Throttle, account: Account, 
         RecoveryCode.used_at.is_(None)))
     if row is None:
         throttle.fail(keys, now)
+        log.warning("auth.login_failed stage=second_factor reason=recovery_code_wrong account=%s "
+                    "addr=%s", account.id, addr)
         return False
     row.used_at = now
     audit.record(session, actor_for(account), "account.recovery_code_used", None, None,

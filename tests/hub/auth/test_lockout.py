@@ -103,3 +103,29 @@ def test_second_factor_failures_count_too(app, clock, make_account) -> None:
     # the lock ended the half-done sign-in; the password alone is refused while locked
     assert client.get("/auth/second-factor").status_code == 302
     assert _post_login(client, account.username, account.password).status_code == 401
+
+
+def test_failure_reasons_are_logged_but_typed_names_are_not(app, clock, make_account, caplog) -> None:
+    import logging
+
+    from hub.auth import totp
+
+    caplog.set_level(logging.WARNING, logger="hub.auth")
+    account = make_account("principal", ["hs-1"])
+    client = app.test_client()
+    _post_login(client, "violet cabinet mossy ladder", "oops typed in the name field")
+    assert "reason=unknown_account account=-" in caplog.text
+    assert "violet cabinet" not in caplog.text and "oops" not in caplog.text
+    _post_login(client, account.username, "wrong password here")
+    assert f"reason=bad_password account={account.id}" in caplog.text
+    clock.advance(seconds=30)
+    code = totp.code_at(account.secret, clock.now())
+    for attempt in range(2):
+        _post_login(client, account.username, account.password)
+        csrf = client.csrf("/auth/second-factor")
+        client.post("/auth/second-factor", data={"csrf_token": csrf, "method": "totp", "code": code})
+        if attempt == 0:
+            csrf = client.csrf("/auth/account")
+            client.post("/auth/logout", data={"csrf_token": csrf})
+    assert f"reason=totp_replay account={account.id}" in caplog.text
+    assert code not in caplog.text
