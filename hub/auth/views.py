@@ -29,7 +29,7 @@ from sqlalchemy import select
 
 from hub.auth import audit, passwords, services, totp
 from hub.auth.config import get_clock, get_settings
-from hub.auth.guard import current_account, current_actor, deny, safe_next
+from hub.auth.guard import current_account, current_actor, deny, log, safe_next
 from hub.auth.models import Account, AuditEntry, ServerSession, WebAuthnCredential
 from hub.auth.permissions import BUILDING_ID, Role, visible_buildings
 from hub.auth.sessions import FULL, digest, end_all_sessions, idle_deadline, prune_expired
@@ -109,7 +109,7 @@ def login() -> Any:
         addr=request.remote_addr, now=now)
     if account is not None and not account.has_second_factor:
         # fail secure: an account without a second factor never signs in
-        current_app.logger.warning("auth.login_refused reason=no_second_factor account=%s", account.id)
+        log.warning("auth.login_refused reason=no_second_factor account=%s", account.id)
         account = None
     db.commit()
     if account is None:
@@ -225,7 +225,7 @@ def webauthn_login_finish() -> Any:
     except CeremonyError as exc:
         throttle.fail(keys, now)
         db.commit()
-        current_app.logger.warning("auth.webauthn_failed account=%s detail=%s", account.id, exc)
+        log.warning("auth.webauthn_failed account=%s detail=%s", account.id, exc)
         return deny(401, "webauthn_failed", FACTOR_FAILED)
     return jsonify({"redirect": _complete(account, pending, "webauthn")})
 
@@ -378,7 +378,7 @@ def webauthn_register_finish() -> Any:
                                          public_key=key.public_key, sign_count=key.sign_count,
                                          name=str(body.get("name") or "Security key"), now=_now())
     except (CeremonyError, services.AccountError) as exc:
-        current_app.logger.warning("auth.webauthn_register_failed account=%s detail=%s", acct.id, exc)
+        log.warning("auth.webauthn_register_failed account=%s detail=%s", acct.id, exc)
         return deny(400, "webauthn_register_failed", "The security key could not be registered.")
     _db().commit()
     return jsonify({"redirect": url_for("auth.account")})
@@ -414,7 +414,7 @@ def _open_invitation(token: str) -> Any:
         return services.open_invitation(_db(), token, _now())
     except services.AccountError as exc:
         status = 404 if exc.reason == "invitation_unknown" else 410
-        current_app.logger.warning("auth.invitation_refused reason=%s addr=%s", exc.reason,
+        log.warning("auth.invitation_refused reason=%s addr=%s", exc.reason,
                                    request.remote_addr)
         return Response(render_template("auth/error.html", status=status, message=str(exc)), status)
 
@@ -530,7 +530,7 @@ def invitation_webauthn_finish(token: str) -> Any:
                                          name=str(body.get("name") or "Security key"), now=_now())
     except (CeremonyError, services.AccountError) as exc:
         _db().rollback()
-        current_app.logger.warning("auth.invitation_webauthn_failed detail=%s", exc)
+        log.warning("auth.invitation_webauthn_failed detail=%s", exc)
         return deny(400, "webauthn_register_failed", "The security key could not be registered.")
     return jsonify({"redirect": _finish_activation(account)})
 
@@ -702,7 +702,7 @@ def audit_verify() -> Any:
     """Check the whole hash chain and show the first broken link, if any."""
     result = audit.verify(_db())
     if not result.ok:
-        current_app.logger.error("audit.broken row=%s problem=%s", result.broken_id, result.problem)
+        log.error("audit.broken row=%s problem=%s", result.broken_id, result.problem)
     return render_template("auth/audit.html", rows=[], older=None, action="", building="",
                            can_verify=True, result=result), (200 if result.ok else 409)
 
