@@ -95,15 +95,14 @@ def _version() -> str:
 
 def open_hardware(cfg: ControllerConfig, *, simulate: bool) -> tuple[Any, dict[str, Any]]:
     """Build the devices (simulators when ``simulate``) and group them per door."""
-    from controller.hw import DoorHardware
-    from hardware.devices import build_devices
+    from controller.hw import DoorHardware, open_devices
 
     if simulate:
         cfg = config_mod.simulated(cfg)
     elif not (cfg.hardware.readers or cfg.hardware.doors):
         raise config_mod.ConfigError(
             "controller.toml has no [hardware] table: describe the devices, or run --simulate")
-    devices = build_devices(cfg.hardware)
+    devices = open_devices(cfg.hardware)
     try:
         doors = {d.id: DoorHardware(d.id, io=devices.doors[d.io or ""],
                                     reader=devices.readers[d.reader or ""],
@@ -117,11 +116,11 @@ def open_hardware(cfg: ControllerConfig, *, simulate: bool) -> tuple[Any, dict[s
 
 def list_devices(cfg: ControllerConfig, *, simulate: bool) -> int:
     """Print the devices this controller would use, their state, and which door uses what."""
-    from hardware.devices import format_devices
+    from controller.hw import format_devices
 
     devices, doors = open_hardware(cfg, simulate=simulate)
     with devices:
-        print(format_devices(devices.describe()))
+        print(format_devices(devices))
         for hw in doors.values():
             state = hw.state()
             print(f"door {state['door']}: reader={state['reader']} io={state['io']} "

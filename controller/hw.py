@@ -1,11 +1,12 @@
-"""One door's devices, as the controller drives them.
+"""A door controller's devices, opened from the ``[hardware]`` table, grouped per door.
 
-The devices themselves come from :func:`hardware.devices.build_devices` (the ``type`` in the
-``[hardware]`` table picks the real driver or its simulator): a card reader
-(:class:`hardware.reader.CardReader`), the door I/O (:class:`hardware.door.DoorIO`: strike,
-contact, exit button, tamper, LEDs, buzzer) and optionally a keypad
-(:class:`hardware.keypad.MatrixKeypad`). :class:`DoorHardware` groups them per door and turns
-the door machine's LED and buzzer patterns into what the door I/O can show.
+:func:`open_devices` opens the readers, door I/O and keypads of a
+:class:`hardware.config.HardwareConfig` exactly as :func:`hardware.devices.build_devices`
+does (the ``type`` picks the driver or its simulator; simulators share one ``MockFactory``
+and one emulated SPI board), but only those three kinds: ``hardware.devices`` also imports
+the kiosk's camera and printer stacks (numpy, Pillow), about 15 MB a door controller's memory
+budget cannot spare. :class:`DoorHardware` groups one door's reader, door I/O and keypad and
+turns the door machine's LED and buzzer patterns into what the door I/O can show.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from collections.abc import Callable
 from typing import Any
 
 from hardware import door as hwdoor
-from hardware.reader import CardRead
+from hardware.config import HardwareConfig, SimReaderConfig
+from hardware.errors import HardwareError
+from hardware.keypad import MatrixKeypad, SimKeypad
+from hardware.reader import CardRead, Mfrc522Reader, SimReader
 
 log = logging.getLogger("gatehouse.controller.hw")
 
@@ -154,3 +158,114 @@ class DoorHardware:
                 device.close()
             except Exception:
                 log.exception("door=%s event=close_failed device=%r", self.id, device)
+
+
+class DoorDevices:
+    """The readers, door I/O and keypads of one controller, by name; closes them all."""
+
+    def __init__(self) -> None:
+        self.readers: dict[str, Any] = {}
+        self.doors: dict[str, hwdoor.DoorIO] = {}
+        self.keypads: dict[str, MatrixKeypad] = {}
+
+    def describe(self) -> list[tuple[str, str, str, dict[str, Any]]]:
+        """(kind, name, driver, state) of every device, doors' I/O first."""
+        out = []
+        for kind, devices in (("door", self.doors), ("reader", self.readers),
+                              ("keypad", self.keypads)):
+            for name, device in devices.items():
+                try:
+                    state = device.state()
+                except Exception as exc:  # a listing must not fail because one device did
+                    state = {"error": str(exc)}
+                out.append((kind, name, getattr(device, "driver", "?"), state))
+        return out
+
+    def close(self) -> None:
+        """Close every device, door I/O first (the strikes lock); idempotent."""
+        for devices in (self.doors, self.readers, self.keypads):
+            for name, device in devices.items():
+                try:
+                    device.close()
+                except Exception:
+                    log.exception("device=%s event=close_failed", name)
+
+    def __enter__(self) -> "DoorDevices":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_devices(config: HardwareConfig, *, pin_factory: Any = None) -> DoorDevices:
+    """Open the readers, door I/O and keypads ``config`` names (all or nothing)."""
+    devices = DoorDevices()
+    shared: dict[str, Any] = {}
+
+    def mock() -> Any:
+        if "factory" not in shared:
+            from gpiozero.pins.mock import MockFactory
+
+            shared["factory"] = MockFactory()
+        return shared["factory"]
+
+    try:
+        for r in config.readers:
+            kwargs: dict[str, Any] = dict(
+                name=r.name, bus=r.bus, device=r.device, rst_pin=r.rst_pin, irq_pin=r.irq_pin,
+                spi_hz=r.spi_hz, poll_interval_s=r.poll_interval_ms / 1000,
+                release_s=r.release_ms / 1000)
+            if isinstance(r, SimReaderConfig):
+                if "board" not in shared:
+                    from hardware.mfrc522_sim import SimBoard
+
+                    shared["board"] = SimBoard()  # one simulated Pi: readers share its bus
+                devices.readers[r.name] = SimReader(
+                    **kwargs, board=shared["board"],
+                    pin_factory=mock() if r.irq_pin is not None else None)
+            else:
+                devices.readers[r.name] = Mfrc522Reader(**kwargs, pin_factory=pin_factory)
+        for d in config.doors:
+            kwargs = dict(relay_pin=d.relay_pin, contact_pin=d.contact_pin, rex_pin=d.rex_pin,
+                          green_led_pin=d.green_led_pin, red_led_pin=d.red_led_pin,
+                          buzzer_pin=d.buzzer_pin, tamper_pin=d.tamper_pin,
+                          relay_active_high=d.relay_active_high,
+                          contact_normally_closed=d.contact_normally_closed,
+                          tamper_normally_closed=d.tamper_normally_closed,
+                          debounce_s=d.debounce_ms / 1000)
+            devices.doors[d.name] = (hwdoor.SimDoorIO(d.name, pin_factory=mock(), **kwargs)
+                                     if d.type == "sim" else
+                                     hwdoor.DoorIO(d.name, pin_factory=pin_factory, **kwargs))
+        for k in config.keypads:
+            kwargs = dict(row_pins=k.row_pins, col_pins=k.col_pins,
+                          debounce_s=k.debounce_ms / 1000,
+                          scan_interval_s=k.scan_interval_ms / 1000)
+            devices.keypads[k.name] = (SimKeypad(k.name, pin_factory=mock(), **kwargs)
+                                       if k.type == "sim" else
+                                       MatrixKeypad(k.name, pin_factory=pin_factory, **kwargs))
+    except BaseException:
+        devices.close()
+        raise
+    return devices
+
+
+def format_devices(devices: DoorDevices) -> str:
+    """One line per device: kind, name, driver and the state worth showing."""
+    lines = []
+    for kind, name, driver, state in devices.describe():
+        shown = {k: v for k, v in state.items()
+                 if k != "driver" and v not in (None, {}, []) and not (k == "closed" and v is False)}
+        text = " ".join(f"{k}={_compact(v)}" for k, v in shown.items())
+        lines.append(f"{kind + ' ' + name:<16}  [{driver}]  {text}")
+    return "\n".join(lines) if lines else "no devices configured"
+
+
+def _compact(value: Any) -> str:
+    if isinstance(value, dict):
+        return ",".join(f"{k}:{v}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+__all__ = ["DoorDevices", "DoorHardware", "HardwareError", "format_devices", "open_devices"]

@@ -58,3 +58,15 @@ def test_controller_imports_only_hardware_and_link() -> None:
                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             for mod in mods:
                 assert mod.split(".")[0] not in ("hub", "kiosk"), f"{path.name} imports {mod}"
+
+
+def test_controller_does_not_load_the_kiosk_stacks() -> None:
+    """numpy, OpenCV, Pillow and escpos (~15 MB) stay out of a door controller's process."""
+    import subprocess
+    import sys
+
+    code = ("import sys, controller.cli, controller.service, controller.hw, link.device; "
+            "print(','.join(m for m in ('numpy', 'cv2', 'PIL', 'escpos') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=pathlib.Path(controller.__file__).parents[1])
+    assert out.stdout.strip() == ""
