@@ -69,6 +69,7 @@ def init_app(app: Any) -> None:
     app.register_blueprint(bp)
     app.before_request_funcs.setdefault(None, []).insert(0, guard.guard)
     app.after_request(guard.security_headers)
+    app.register_error_handler(PermissionDenied, guard.permission_denied)
     app.register_error_handler(HTTPException, guard.error_response)
     app.register_error_handler(Exception, guard.unexpected_error)
 

@@ -31,6 +31,7 @@ from hub.auth.permissions import (
     RESOLVERS,
     SIGNED_IN,
     Actor,
+    PermissionDenied,
     decide,
 )
 from hub.auth.sessions import FULL
@@ -259,6 +260,14 @@ def guard() -> Response | None:
     if ACTIONS[action].reauth and actor.via == "session" and not reauth_fresh():
         return _reauth_redirect()
     return None
+
+
+def permission_denied(exc: PermissionDenied) -> Response:
+    """A service's ``require()`` refused: roll back, log the reason, answer 403 (401 signed out)."""
+    from hub.db import get_session
+
+    get_session().rollback()
+    return deny(exc.status, exc.reason, by="service")
 
 
 def error_response(exc: HTTPException) -> Response:

@@ -186,3 +186,21 @@ def test_token_creation_refuses_bad_scopes(app, clock) -> None:
         with pytest.raises(services.AccountError):
             services.create_api_token(s, actor, name="t", role="auditor", buildings=[],
                                       actions=None, days=400, max_days=366, now=clock.now())
+
+
+def test_a_service_refusal_is_a_403_not_a_server_error(app, clock, signed_in, caplog) -> None:
+    from hub.auth import current_actor, require
+
+    caplog.set_level(logging.WARNING, logger="hub.auth")
+
+    @app.route("/test-only/buildings/<building_id>/report")
+    def report(building_id):
+        require(current_actor(), "report.read", building_id)  # the service-level check
+        return "QUARTERLY-FIGURES"
+
+    declare("report", "building.read")
+    client, _ = signed_in("principal", ["hs-1"])
+    assert client.get("/test-only/buildings/hs-1/report").status_code == 200
+    refused = client.get("/test-only/buildings/ms-2/report")
+    assert refused.status_code == 403 and b"QUARTERLY-FIGURES" not in refused.data
+    assert "by=service status=403 reason=building_scope" in caplog.text
