@@ -669,6 +669,9 @@ class ControllerService:
     def status_fields(self, now: datetime) -> dict[str, Any]:
         """What the retained status says about this controller."""
         faults = [f"fault: {self.fault}"] if self.fault else []
+        if self.cache.version is not None:
+            # A door this Pi drives that the hub's ACL does not list refuses every card.
+            faults += [f"door {d} not in ACL" for d in self.doors if self.cache.door(d) is None]
         return {"acl_version": self.cache.version,
                 "clock": "trusted" if self._is_clock_trusted else "untrusted",
                 "stale_acl": self.is_stale(now), "faults": faults}

@@ -445,3 +445,18 @@ def test_pin_typed_on_the_simulated_keypad(tmp_path: Path) -> None:
         assert door.io.strike_energised
     finally:
         rig.close()
+
+
+def test_status_names_doors_missing_from_the_acl(tmp_path: Path) -> None:
+    """A configured door the ACL does not list is reported (its cards are all refused)."""
+    rig = Rig(tmp_path)
+    try:
+        env = Envelope("acl.delta", "hub", 1, "2026-12-02T15:00:00Z",
+                       delta(1, 2, doors=[DOORS[0]]))
+        rig.service.acl_message(env)
+        rig.service.drain()
+        assert rig.service.status_fields(rig.clock.now)["faults"] == ["door rr-2 not in ACL"]
+        tap(rig, BOB, "rr-2")
+        assert rig.kinds() == ["access.denied:door_unknown"]
+    finally:
+        rig.close()
