@@ -61,6 +61,11 @@ def init_app(app: Any) -> None:
         key_file = app.config.get("AUTH_SECRET_KEY_FILE") or str(
             Path(app.config.get("VAR_DIR", "var")) / "secrets" / "session.key")
         app.config["SECRET_KEY"] = load_or_create_bytes(Path(key_file), 32)
+    proxies = int(app.config.get("AUTH_TRUSTED_PROXIES") or 0)
+    if proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
     app.session_interface = DbSessionInterface()
     # the guard calls csrf.protect() itself, so it can skip bearer-token API requests
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False

@@ -32,7 +32,10 @@ DEFAULTS: dict[str, Any] = {
     "AUTH_TOTP_ISSUER": "Gatehouse",
     "AUTH_CLOCK": None,  # a Clock; tests pass hub.auth.clock.ManualClock
     "AUTH_SECRET_KEY_FILE": None,
-    "AUTH_HOME_URL": "/",  # where a completed sign-in lands when no page was asked for  # signs CSRF tokens (default: <VAR_DIR>/secrets/session.key)
+    "AUTH_HOME_URL": "/",
+    # reverse proxies in front of the hub (nginx terminating TLS: 1). Their X-Forwarded-For and
+    # X-Forwarded-Proto are trusted for the client address (lockout) and HTTPS (HSTS, CSRF).
+    "AUTH_TRUSTED_PROXIES": 0,  # where a completed sign-in lands when no page was asked for  # signs CSRF tokens (default: <VAR_DIR>/secrets/session.key)
 }
 
 
@@ -130,6 +133,7 @@ class AuthToml(BaseModel):
     rp_id: str | None = None
     origin: str | None = None
     secret_key_file: str | None = None
+    trusted_proxies: int = Field(default=0, ge=0, le=5)
 
     def to_config(self) -> dict[str, Any]:
         """Flask config keys (``AUTH_*``) for the values in this table."""

@@ -204,3 +204,29 @@ def test_a_service_refusal_is_a_403_not_a_server_error(app, clock, signed_in, ca
     refused = client.get("/test-only/buildings/ms-2/report")
     assert refused.status_code == 403 and b"QUARTERLY-FIGURES" not in refused.data
     assert "by=service status=403 reason=building_scope" in caplog.text
+
+
+def test_behind_a_trusted_proxy(tmp_path, clock) -> None:
+    """nginx terminating TLS: the forwarded address is locked out, the forwarded HTTPS gets HSTS."""
+    from tests.hub.auth.conftest import HttpsClient
+    from tests.hub.conftest import make_test_app
+
+    app = make_test_app(f"sqlite:///{tmp_path}/p.db", tmp_path, AUTH_CLOCK=clock,
+                        AUTH_TRUSTED_PROXIES=1)
+    app.test_client_class = HttpsClient
+    try:
+        client = app.test_client()
+        forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "198.51.100.7"}
+        page = client.get("/auth/login", base_url="http://hub.test", headers=forwarded)
+        assert page.headers["Strict-Transport-Security"].startswith("max-age=")
+        for n in range(20):
+            csrf = client.csrf()
+            client.post("/auth/login", headers=forwarded,
+                        data={"csrf_token": csrf, "username": f"guess{n}", "password": "x" * 12})
+        with get_database(app).session() as s:
+            from hub.auth.models import LoginThrottle
+
+            row = s.get(LoginThrottle, "addr:198.51.100.7")
+            assert row is not None and row.failures == 20 and row.locked_until is not None
+    finally:
+        get_database(app).dispose()
