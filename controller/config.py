@@ -107,14 +107,55 @@ class ClockSection(_Strict):
     tolerance_s: Annotated[int, Field(ge=0, le=3600)] = 120
 
 
+Pin = Annotated[int, Field(ge=0, le=27)]
+
+
+class InlineReader(_Strict):
+    """A door's reader described in the door's own table (becomes ``[hardware]`` readerN)."""
+
+    type: Literal["mfrc522", "sim"] = "mfrc522"
+    bus: Annotated[int, Field(ge=0, le=6)] = 0
+    device: Annotated[int, Field(ge=0, le=2)] = 0
+    rst_pin: Pin = 25
+    irq_pin: Pin | None = None
+    poll_interval_ms: Annotated[int, Field(ge=10, le=1000)] = 50
+
+
+class InlineKeypad(_Strict):
+    """A door's 3x4 keypad described in the door's own table (becomes keypadN)."""
+
+    row_pins: Annotated[list[Pin], Field(min_length=4, max_length=4)] = [12, 16, 20, 21]
+    col_pins: Annotated[list[Pin], Field(min_length=3, max_length=3)] = [19, 26, 23]
+
+
 class DoorConfig(_Strict):
-    """One door: its id in the hub's ACL and the devices (from ``[hardware]``) it uses."""
+    """One door: its id in the hub's ACL and its devices.
+
+    Either name devices of the ``[hardware]`` table (``reader``, ``io``, ``keypad``; the Nth
+    door defaults to readerN / doorN), or describe them here: ``reader = { type, device,
+    rst_pin, ... }``, the door I/O pins (``relay_pin``, ``contact_pin``, ``rex_pin``, LEDs,
+    buzzer, tamper; a pin left out is not fitted) and ``keypad = { row_pins, col_pins }``.
+    """
 
     id: DeviceId
-    #: names of devices in the [hardware] table; default readerN / doorN for the Nth door
-    reader: str | None = None
+    reader: str | InlineReader | None = None
     io: str | None = None
-    keypad: str | None = None
+    keypad: str | InlineKeypad | None = None
+    relay_pin: Pin | None = None
+    relay_active_high: bool = True
+    contact_pin: Pin | None = None
+    contact_normally_closed: bool = True
+    rex_pin: Pin | None = None
+    green_led_pin: Pin | None = None
+    red_led_pin: Pin | None = None
+    buzzer_pin: Pin | None = None
+    tamper_pin: Pin | None = None
+
+    def has_inline_io(self) -> bool:
+        """True when the door's pins are given here rather than by ``io = name``."""
+        return any(p is not None for p in (
+            self.relay_pin, self.contact_pin, self.rex_pin, self.green_led_pin,
+            self.red_led_pin, self.buzzer_pin, self.tamper_pin))
 
 
 class ControllerConfig(_Strict):
@@ -133,15 +174,37 @@ class ControllerConfig(_Strict):
         ids = [d.id for d in self.doors]
         if len(set(ids)) != len(ids):
             raise ValueError("door ids must differ")
-        filled = [d.model_copy(update={"reader": d.reader or f"reader{i}",
-                                       "io": d.io or f"door{i}"})
-                  for i, d in enumerate(self.doors)]
+        hw = {"readers": [r.model_dump() for r in self.hardware.readers],
+              "doors": [d.model_dump() for d in self.hardware.doors],
+              "keypads": [k.model_dump() for k in self.hardware.keypads]}
+        filled = []
+        for i, door in enumerate(self.doors):
+            update: dict[str, Any] = {}
+            if isinstance(door.reader, InlineReader):
+                update["reader"] = _add(hw, "readers", f"reader{i}", door.reader.model_dump())
+            if door.has_inline_io():
+                if door.io is not None:
+                    raise ValueError(f"door {door.id}: give io = <name> or the pins, not both")
+                if door.relay_pin is None or door.contact_pin is None:
+                    raise ValueError(f"door {door.id}: relay_pin and contact_pin are required")
+                pins = door.model_dump(include={
+                    "relay_pin", "relay_active_high", "contact_pin", "contact_normally_closed",
+                    "rex_pin", "green_led_pin", "red_led_pin", "buzzer_pin", "tamper_pin"})
+                update["io"] = _add(hw, "doors", f"door{i}", {"type": "gpio", **pins})
+            if isinstance(door.keypad, InlineKeypad):
+                update["keypad"] = _add(hw, "keypads", f"keypad{i}",
+                                        {"type": "gpio", **door.keypad.model_dump()})
+            update.setdefault("reader", door.reader or f"reader{i}")
+            update.setdefault("io", door.io or f"door{i}")
+            filled.append(door.model_copy(update=update))
+        hardware = HardwareConfig.model_validate(hw)
         object.__setattr__(self, "doors", filled)
-        if not (self.hardware.readers or self.hardware.doors or self.hardware.keypads):
+        object.__setattr__(self, "hardware", hardware)
+        if not (hardware.readers or hardware.doors or hardware.keypads):
             return self  # no devices described: only --simulate can run (checked by the CLI)
-        readers = {r.name for r in self.hardware.readers}
-        ios = {d.name for d in self.hardware.doors}
-        keypads = {k.name for k in self.hardware.keypads}
+        readers = {r.name for r in hardware.readers}
+        ios = {d.name for d in hardware.doors}
+        keypads = {k.name for k in hardware.keypads}
         for door in filled:
             if door.reader not in readers:
                 raise ValueError(f"door {door.id}: no reader named {door.reader!r} in [hardware]")
@@ -153,6 +216,16 @@ class ControllerConfig(_Strict):
             if len(set(used)) != len(used):
                 raise ValueError(f"two doors share one {kind}")
         return self
+
+
+def _add(hw: dict[str, list[dict[str, Any]]], kind: str, name: str,
+         spec: dict[str, Any]) -> str:
+    """Append an inline device to the hardware lists under ``name``; return the name."""
+    if any(d["name"] == name for d in hw[kind]):
+        raise ValueError(f"[hardware] already has a device named {name!r}: name the door's "
+                         "devices there, or rename it")
+    hw[kind].append({**spec, "name": name})
+    return name
 
 
 def simulated(cfg: ControllerConfig) -> ControllerConfig:
@@ -274,7 +347,9 @@ def parse(text: str, *, source: str = "controller.toml",
     try:
         return ControllerConfig.model_validate(_paths(data))
     except ValidationError as exc:
-        err = exc.errors()[0]
+        # With unions pydantic reports every member tried; the deepest path is the one that
+        # matched the file's shape (an inline table's key, not "should be a string").
+        err = max(exc.errors(), key=lambda e: len(e.get("loc", ())))
         loc = _clean_loc(data, tuple(err.get("loc", ())))
         where = ".".join(str(p) for p in loc) or "(top level)"
         line = _line_of(text, loc)

@@ -186,3 +186,65 @@ def test_mangled_good_config(drop: list[int], value: str) -> None:
         parse("\n".join(kept), environ={})
     except ConfigError:
         pass
+
+
+INLINE = """\
+[device]
+id = "rr-ctl-2"
+
+[broker]
+host = "hub.local"
+
+[keys]
+device_key = "/k/dev.key"
+hub_public_key = "/k/hub.pub"
+site_key_file = "/k/site.key"
+
+[[doors]]
+id = "rr-1"
+reader = { type = "mfrc522", device = 0, rst_pin = 25 }
+relay_pin = 17
+contact_pin = 27
+rex_pin = 22
+green_led_pin = 5
+red_led_pin = 6
+buzzer_pin = 13
+
+[[doors]]
+id = "rr-2"
+reader = { type = "mfrc522", device = 1, rst_pin = 25 }
+relay_pin = 18
+contact_pin = 4
+rex_pin = 14
+keypad = {}
+"""
+
+
+def test_inline_devices_become_hardware_entries() -> None:
+    """Devices described in the door's own table (as hub bundles write them) are accepted."""
+    cfg = parse(INLINE, environ={})
+    assert [(d.reader, d.io, d.keypad) for d in cfg.doors] == [
+        ("reader0", "door0", None), ("reader1", "door1", "keypad1")]
+    hw = cfg.hardware
+    assert [(r.name, r.type, r.device) for r in hw.readers] == [("reader0", "mfrc522", 0),
+                                                               ("reader1", "mfrc522", 1)]
+    door1 = hw.doors[1]
+    assert (door1.type, door1.relay_pin, door1.green_led_pin, door1.buzzer_pin) == (
+        "gpio", 18, None, None)
+    assert hw.keypads[0].row_pins == (12, 16, 20, 21)
+    sim = simulated(cfg).hardware
+    assert {r.type for r in sim.readers} | {d.type for d in sim.doors} == {"sim"}
+
+
+@pytest.mark.parametrize("old, new, expected", [
+    ("contact_pin = 4\n", "", r"rr-2: relay_pin and contact_pin are required"),
+    ("rex_pin = 14", 'rex_pin = 14\nio = "door0"', r"give io = <name> or the pins"),
+    ("contact_pin = 4", "contact_pin = 9", r"GPIO9 is used by both SPI0"),
+    ("keypad = {}", "keypad = { row_pins = [1, 2] }", r"doors\.1\.keypad\.row_pins \(line 28\)"),
+    ("rst_pin = 25 }\nrelay_pin = 18", "rst_pn = 25 }\nrelay_pin = 18",
+     r"doors\.1\.reader\.rst_pn \(line 24\)"),
+], ids=["missing contact", "io and pins", "SPI pin", "short keypad", "reader typo"])
+def test_inline_devices_refused(old: str, new: str, expected: str) -> None:
+    """Inline device mistakes are named like any other key."""
+    with pytest.raises(ConfigError, match=expected):
+        parse(INLINE.replace(old, new, 1), environ={})
