@@ -279,6 +279,17 @@ def main() -> None:
         figure("controller outbox append during taps median", a_med, "ms")
         figure("controller outbox append during taps p99", a_p99, "ms")
 
+        from controller.policy import hash_pin
+
+        pin_ms = []
+        for _ in range(20):
+            t = time.perf_counter()
+            hash_pin("2468", "00112233445566778899aabbccddeeff", 50_000)
+            pin_ms.append((time.perf_counter() - t) * 1000)
+        print(f"PIN check (PBKDF2-SHA256, 50,000 iterations as the hub issues): median "
+              f"{statistics.median(pin_ms):.1f} ms")
+        figure("controller PIN check (50k iterations)", statistics.median(pin_ms), "ms")
+
         rev = sorted(bench_revoke(cache_path))
         print(f"delta revoking one card: median {statistics.median(rev):.3f} ms, "
               f"max {rev[-1]:.3f} ms (50 deltas)")
