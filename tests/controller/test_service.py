@@ -460,3 +460,24 @@ def test_status_names_doors_missing_from_the_acl(tmp_path: Path) -> None:
         assert rig.kinds() == ["access.denied:door_unknown"]
     finally:
         rig.close()
+
+
+def test_lockdown_broadcast_survives_restart(tmp_path: Path) -> None:
+    """A lockdown heard before a restart is still in force after it, until the ACL lifts it."""
+    rig = Rig(tmp_path)
+    rig.service.broadcast(Envelope("lockdown", "hub", 1, "2026-12-02T15:00:00Z",
+                                   Lockdown(active=True)))
+    rig.service.drain()
+    rig.close()
+    rig = Rig(tmp_path, load=False)
+    try:
+        tap(rig, ALICE)
+        tap(rig, ROOT)
+        assert rig.kinds()[-2:] == ["access.denied:lockdown", "access.granted"]
+        rig.service.acl_message(Envelope("acl.delta", "hub", 5, "2026-12-02T15:00:00Z",
+                                         delta(1, 2, lockdown=False)))
+        rig.service.drain()
+        tap(rig, ALICE)
+        assert rig.kinds()[-1] == "access.granted"
+    finally:
+        rig.close()
