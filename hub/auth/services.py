@@ -10,7 +10,6 @@ import json
 import logging
 import re
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -185,16 +184,6 @@ def create_first_account(
 
 
 # --- signing in --------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ThrottleSettings:
-    """Thresholds for :func:`throttle_for`."""
-
-    account_threshold: int
-    addr_threshold: int
-    base_s: int
-    max_s: int
-
 
 def throttle_for(session: Session, settings: Any) -> Throttle:
     """A :class:`Throttle` configured from :class:`hub.auth.config.AuthSettings`."""

@@ -91,12 +91,14 @@ def _home() -> str:
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
     """Step one: user name and password (same answer for every failure)."""
-    notice = None
     ended = getattr(session, "ended", None) or request.args.get("reason")
-    if ended in ("idle", "absolute", "partial"):
-        notice = {"idle": "You were signed out after 5 minutes without activity.",
-                  "absolute": "Your session reached its 12-hour limit; sign in again.",
-                  "partial": "The sign-in took too long; start again."}[ended]
+    idle_s = _settings().idle_timeout_s
+    idle = (f"{idle_s // 60} minute{'s' if idle_s >= 120 else ''}" if idle_s % 60 == 0
+            else f"{idle_s} seconds")
+    notice = {"idle": f"You were signed out after {idle} without activity.",
+              "absolute": "Your session reached its 12-hour limit; sign in again.",
+              "partial": "The sign-in took too long; start again.",
+              "signed_out": "You are signed out."}.get(ended or "")
     if request.method == "GET":
         return render_template("auth/login.html", notice=notice, error=None,
                                next=safe_next(request.args.get("next")) or "")
