@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import hashlib
 import json
 import random
 import statistics
@@ -80,7 +81,8 @@ def main() -> None:
             photo = base64.b64encode(cv2.imencode(".jpg", face, [cv2.IMWRITE_JPEG_QUALITY, 80])[1].tobytes()).decode()
             times = []
             for i in range(args.n + 3):
-                body = wire.VisitSignIn(corr=new_corr(), visit=f"bench-{i:08d}", token=f"benchtoken{i:014d}",
+                body = wire.VisitSignIn(corr=new_corr(), visit=f"bench-{i:08d}",
+                                        token_sha256=hashlib.sha256(f"benchtoken{i:014d}".encode()).hexdigest(),
                                         category="visitor", first=rng.choice(FIRST), last=rng.choice(LAST),
                                         dob="1984-07-21", id_source="scanned", host="s100",
                                         destination="main-office", photo_jpeg=photo)

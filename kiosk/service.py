@@ -30,7 +30,7 @@ from kiosk import aamva, badge, roster, text, vision, wire
 from kiosk.flow import Draft
 from kiosk.hublink import HubGateway, new_corr
 from kiosk.screening import WatchCache, normalise
-from kiosk.store import KioskStore
+from kiosk.store import KioskStore, token_hash
 from link.envelope import format_at
 from link.messages import LockdownRequest, VisitSignedIn, VisitSignedOut
 
@@ -372,7 +372,7 @@ class Kiosk:
         visit, token = new_visit_id(), badge.new_token()
         photo_b64 = base64.b64encode(draft.photo_jpeg).decode("ascii") if draft.photo_jpeg else ""
         request = wire.VisitSignIn(
-            corr=new_corr(), visit=visit, token=token, category=draft.category or "visitor",
+            corr=new_corr(), visit=visit, token_sha256=token_hash(token), category=draft.category or "visitor",
             first=draft.first, last=draft.last, dob=draft.dob.isoformat() if draft.dob else None,
             id_source=draft.id_source or "typed", host=draft.host, destination=draft.destination,
             purpose=draft.purpose, company=draft.company, photo_jpeg=photo_b64)
@@ -429,7 +429,8 @@ class Kiosk:
         expires = self._expiry(now)
         # Offline the hub cannot check a vendor's data privacy agreement: fail secure, escort.
         escort = (draft.category == "contractor")
-        event = dict(visit=visit, token=token, category=draft.category or "visitor", first=draft.first,
+        event = dict(visit=visit, token_sha256=token_hash(token), category=draft.category or "visitor",
+                     first=draft.first,
                      last=draft.last, id_source=draft.id_source or "typed", host=draft.host,
                      destination=draft.destination, purpose=draft.purpose, company=draft.company,
                      photo_jpeg=photo_b64, signed_in_at=format_at(now), screening=verdict_outcome,

@@ -23,6 +23,8 @@ from link.messages import Body, Corr, Event, IsoDate, Seq, Timestamp, message
 
 VisitId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
 BadgeToken = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{16,64}$")]
+#: SHA-256 of a badge token, hex: the hub never needs (or stores) the token itself at sign-in
+TokenHash = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 Category = Literal["visitor", "contractor", "volunteer", "parent"]
 RefId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 #: A JPEG, base64: a 240x300 head-and-shoulders photo is about 15 KB; the cap leaves room.
@@ -56,7 +58,7 @@ class VisitSignIn(_VisitorText):
 
     corr: Corr
     visit: VisitId
-    token: BadgeToken
+    token_sha256: TokenHash
     category: Category
     first: PersonName
     last: PersonName
@@ -112,7 +114,7 @@ class VisitLocalSignIn(_VisitorText, Event):
     """A sign-in the kiosk decided alone (hub away), queued in the outbox; no date of birth."""
 
     visit: VisitId
-    token: BadgeToken
+    token_sha256: TokenHash
     category: Category
     first: PersonName
     last: PersonName

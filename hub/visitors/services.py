@@ -371,7 +371,7 @@ def sign_in(session: Session, settings: VisitorSettings, device_id: str, body, n
         destination_id=dest.slug if dest else None, destination_name=dest.name if dest else "",
         escort_required=escort_required(session, body.category, body.company),
         id_source=body.id_source, screened_by="hub", offline=False,
-        token_hash=token_hash(body.token), fingerprint=fingerprint,
+        token_hash=body.token_sha256, fingerprint=fingerprint,
         signed_in_at=now, expires_at=expiry(settings, building, now))
     visit.photo, visit.photo_key_id = _encrypt_photo(session, body.photo_jpeg, body.visit, now)
     session.add(visit)
@@ -402,7 +402,7 @@ def record_local_sign_in(session: Session, device_id: str, body, now: datetime,
         destination_id=body.destination, destination_name=dest.name if dest else "",
         escort_required=body.escort_required or escort_required(session, body.category, body.company),
         id_source=body.id_source, screened_by="kiosk_cache", offline=True,
-        token_hash=token_hash(body.token), fingerprint=None, signed_in_at=at,
+        token_hash=body.token_sha256, fingerprint=None, signed_in_at=at,
         expires_at=datetime.fromisoformat(body.expires_at.replace("Z", "+00:00")) if body.expires_at else None,
         printed_at=None if held else at)
     visit.photo, visit.photo_key_id = _encrypt_photo(session, body.photo_jpeg, body.visit, now)

@@ -12,7 +12,7 @@ from link.envelope import Signer, open_envelope
 from link.messages import MessageError, decode_body
 
 NOW = datetime(2026, 11, 28, 14, 0, tzinfo=UTC)
-SIGN_IN = {"corr": "c0rr-123456", "visit": "v-12345678", "token": "t" * 24, "category": "visitor",
+SIGN_IN = {"corr": "c0rr-123456", "visit": "v-12345678", "token_sha256": "a" * 64, "category": "visitor",
            "first": "Ana", "last": "Souza", "dob": "1990-01-02", "id_source": "scanned"}
 
 
@@ -25,7 +25,7 @@ def test_sign_in_seals_and_opens() -> None:
 
 @pytest.mark.parametrize(("field", "value"), [
     ("first", "Ana\x1b@"), ("last", "\u202eevil"), ("first", ""), ("first", "x" * 65),
-    ("token", "short"), ("category", "student"), ("dob", "02/01/1990"), ("photo_jpeg", "<script>"),
+    ("token_sha256", "short"), ("category", "student"), ("dob", "02/01/1990"), ("photo_jpeg", "<script>"),
 ])
 def test_sign_in_refuses(field: str, value: str) -> None:
     with pytest.raises(MessageError) as err:

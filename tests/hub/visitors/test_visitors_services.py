@@ -21,8 +21,14 @@ from tests.hub.visitors.conftest import NOW
 PHOTO = base64.b64encode(cv2.imencode(".jpg", cv2.imread("tests/fixtures/kiosk/face.jpg")[100:300, 200:380])[1].tobytes()).decode()
 
 
+def _token(n: int = 1) -> str:
+    """The badge token of request ``n`` (the kiosk keeps it; the hub gets only its hash)."""
+    return f"token-{n:020d}"
+
+
 def _req(n: int = 1, **over) -> wire.VisitSignIn:
-    values = dict(corr=f"corr-{n:06d}", visit=f"visit-{n:06d}", token=f"token-{n:020d}", category="visitor",
+    values = dict(corr=f"corr-{n:06d}", visit=f"visit-{n:06d}", token_sha256=services.token_hash(_token(n)),
+                  category="visitor",
                   first="Ana", last="Souza", dob="1990-01-02", id_source="scanned", host="s100",
                   destination="main-office", photo_jpeg=PHOTO)
     values.update(over)
@@ -128,7 +134,7 @@ def test_sign_out_by_badge(session, settings) -> None:
     handlers.handle_event(session, settings, "kiosk-front", "visit.signed_in",
                           _signed_in("visit-000001"), NOW)
     assert session.get(VisitRecord, "visit-000001").status == "on_site"
-    body = wire.VisitSignOut(corr="corr-out-01", how="badge", token=_req().token)
+    body = wire.VisitSignOut(corr="corr-out-01", how="badge", token=_token())
     response = handlers.handle_request(session, settings, "kiosk-front", "visit.sign_out", body, NOW)
     assert response.ok and response.data == {"visit": "visit-000001", "label": "Ana S."}
     again = handlers.handle_request(session, settings, "kiosk-front", "visit.sign_out", body, NOW)
@@ -136,7 +142,7 @@ def test_sign_out_by_badge(session, settings) -> None:
     other = wire.VisitSignOut(corr="corr-out-02", how="badge", token="z" * 24)
     assert handlers.handle_request(session, settings, "kiosk-front", "visit.sign_out", other, NOW).error == "unknown_badge"
     elsewhere = handlers.handle_request(session, settings, "kiosk-adams", "visit.sign_out",
-                                        wire.VisitSignOut(corr="corr-out-03", how="badge", token=_req(5).token), NOW)
+                                        wire.VisitSignOut(corr="corr-out-03", how="badge", token=_token(5)), NOW)
     assert elsewhere.error == "unknown_badge"
 
 
@@ -157,7 +163,7 @@ def test_find_shows_only_first_name_and_initial(session, settings) -> None:
 
 
 def test_local_sign_in_event(session, settings) -> None:
-    body = wire.VisitLocalSignIn(visit="visit-local1", token="l" * 24, category="visitor", first="Rui", last="Costa",
+    body = wire.VisitLocalSignIn(visit="visit-local1", token_sha256=services.token_hash("l" * 24), category="visitor", first="Rui", last="Costa",
                                  id_source="typed", host="s100", destination="library",
                                  signed_in_at="2026-11-28T13:50:00Z", screening="clear", cache_version=4,
                                  expires_at="2026-11-28T21:50:00Z")
@@ -165,7 +171,7 @@ def test_local_sign_in_event(session, settings) -> None:
     handlers.handle_event(session, settings, "kiosk-front", "visit.local_sign_in", body, NOW)  # re-sent: once
     visit = session.get(VisitRecord, "visit-local1")
     assert (visit.status, visit.offline, visit.screened_by, visit.host_name) == ("on_site", True, "kiosk_cache", "Dana Rivera")
-    stale = body.model_copy(update={"visit": "visit-local2", "token": "m" * 24, "screening": "stale"})
+    stale = body.model_copy(update={"visit": "visit-local2", "token_sha256": services.token_hash("m" * 24), "screening": "stale"})
     handlers.handle_event(session, settings, "kiosk-front", "visit.local_sign_in", stale, NOW)
     assert session.get(VisitRecord, "visit-local2").status == "held"
     assert session.get(VisitRecord, "visit-local2").holds[0].reason == "stale_cache"
@@ -175,7 +181,7 @@ def test_closing_time_closes_as_not_signed_out(session, settings) -> None:
     services.sign_in(session, settings, "kiosk-front", _req(1), NOW)
     services.confirm_printed(session, "kiosk-front", "visit-000001", NOW)
     services.sign_in(session, settings, "kiosk-front", _req(2, first="Rui"), NOW)
-    services.sign_out(session, "kiosk-front", how="badge", token=_req(2).token, now=NOW)
+    services.sign_out(session, "kiosk-front", how="badge", token=_token(2), now=NOW)
     closed = services.close_at_closing(session, "lincoln", NOW + timedelta(hours=10))
     assert [v.id for v in closed] == ["visit-000001"]
     assert session.get(VisitRecord, "visit-000001").signed_out_how == "closing"
@@ -185,7 +191,7 @@ def test_closing_time_closes_as_not_signed_out(session, settings) -> None:
 
 def test_photo_shredding(session, settings) -> None:
     services.sign_in(session, settings, "kiosk-front", _req(), NOW)
-    services.sign_out(session, "kiosk-front", how="badge", token=_req().token, now=NOW)
+    services.sign_out(session, "kiosk-front", how="badge", token=_token(), now=NOW)
     assert services.shred_photos(session, older_than=NOW + timedelta(days=31)) == 1
     visit = session.get(VisitRecord, "visit-000001")
     assert services.photo_bytes(session, visit) is None and session.scalars(select(VisitPhotoKey)).all() == []

@@ -46,7 +46,7 @@ def desk_app(tmp_path, clock):
         services.add_watch_entry(s, first="Robert", last="Smith-Jones", dob=date(1970, 2, 3), kind="custody",
                                  note="order 2026-114", now=START)
         result = services.sign_in(s, VisitorSettings.from_site_key(b"k" * 32), "kiosk-hs", wire.VisitSignIn(
-            corr="corr-000001", visit="visit-000001", token="t" * 24, category="visitor", first="Bob",
+            corr="corr-000001", visit="visit-000001", token_sha256=services.token_hash("t" * 24), category="visitor", first="Bob",
             last="Jones", dob="1970-02-03", id_source="scanned", photo_jpeg=PHOTO), START)
         assert result["outcome"] == "held"
     yield app
