@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hardware.camera import Camera, OpenCvCamera, Picamera2Camera, SimCamera
 from hardware.config import (
     DoorIOConfig,
     HardwareConfig,
@@ -25,8 +24,11 @@ from hardware.config import (
 from hardware.door import DoorIO, SimDoorIO
 from hardware.errors import HardwareError
 from hardware.keypad import MatrixKeypad, SimKeypad
-from hardware.printer import BadgePrinter, EscposPrinter, SimPrinter, make_transport
 from hardware.reader import CardReader, Mfrc522Reader, SimReader
+
+if TYPE_CHECKING:  # numpy, OpenCV and Pillow cost a door controller ~15 MB: load them on use
+    from hardware.camera import Camera
+    from hardware.printer import BadgePrinter
 
 log = logging.getLogger(__name__)
 
@@ -203,6 +205,8 @@ def _keypad(cfg: KeypadConfig, pin_factory: Any, mock_factory: Any) -> MatrixKey
 
 
 def _camera(cfg: Any) -> Camera:
+    from hardware.camera import OpenCvCamera, Picamera2Camera, SimCamera
+
     if isinstance(cfg, SimCameraConfig):
         return SimCamera(cfg.name, source=cfg.source, loop=cfg.loop, open_timeout_s=cfg.open_timeout_s)
     if isinstance(cfg, Picamera2CameraConfig):
@@ -214,6 +218,8 @@ def _camera(cfg: Any) -> Camera:
 
 
 def _printer(cfg: Any) -> BadgePrinter:
+    from hardware.printer import EscposPrinter, SimPrinter, make_transport
+
     common = dict(name=cfg.name, paper_dots=cfg.paper_dots, profile=cfg.profile, check_status=cfg.check_status)
     if isinstance(cfg, SimPrinterConfig):
         return SimPrinter(**common, preview_dir=cfg.preview_dir)

@@ -267,7 +267,8 @@ class DoorIO:
             return
         self.stop()
         try:
-            self.relay.off()  # fail secure before letting go of the pin
+            if not self.relay.closed:  # someone may have closed the device already
+                self.relay.off()  # fail secure before letting go of the pin
         finally:
             self._closed = True
             self._release()
