@@ -57,6 +57,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=60)
     args = parser.parse_args()
     rng = random.Random(7)
+    wire.register()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         pki = TestPki(root / "pki")
