@@ -5,6 +5,7 @@ layer's own (``hub.auth.models``: accounts, sessions, API tokens, the audit log)
 """
 
 import hub.auth.models  # noqa: F401  (accounts, API tokens, audit log: owned by hub.auth)
+import hub.visitors.models  # noqa: F401  (watch list, visit records, holds: owned by hub.visitors)
 
 from hub.models.buildings import AccessGroup, Building, Door, Holiday, ScheduleWindow
 from hub.models.credentials import Keycard, KeyHolding, PhysicalKey, Secret, SecretHolding
