@@ -15,6 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from hub.auth.config import AuthToml
+
 
 class ConfigError(ValueError):
     """A configuration file or value that the hub refuses to start with."""
@@ -76,6 +78,8 @@ class HubToml(BaseModel):
     hub: _Hub = Field(default_factory=_Hub)
     secrets: _Secrets = Field(default_factory=_Secrets)
     broker: _Broker = Field(default_factory=_Broker)
+    #: the accounts layer's settings (docs/security.md), e.g. trusted_proxies behind nginx
+    auth: AuthToml = Field(default_factory=AuthToml)
 
 
 def _line_of(text: str, key: str) -> int | None:
@@ -112,6 +116,7 @@ def load_toml(path: Path) -> dict[str, Any]:
         "BROKER_HOST": parsed.broker.host, "BROKER_PORT": parsed.broker.port,
         "BROKER_TLS": parsed.broker.tls, "BROKER_USERNAME": parsed.broker.username,
         "BROKER_PASSWORD_FILE": parsed.broker.password_file,
+        **parsed.auth.to_config(),
     }
 
 
