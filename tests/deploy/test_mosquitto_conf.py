@@ -319,3 +319,47 @@ def test_an_expired_crl_locks_every_device_out(site: HubSite, broker: Broker) ->
     fresh = device_client(site, broker, "lincoln-ctl-1")
     assert fresh.connected.is_set()
     fresh.stop()
+
+
+def _server_serial(port: int, ca: Path) -> int:
+    """The serial of the certificate the broker presents (no client certificate needed)."""
+    from cryptography import x509
+
+    pem = ssl.get_server_certificate(("127.0.0.1", port), ca_certs=str(ca))
+    return x509.load_pem_x509_certificate(pem.encode()).serial_number
+
+
+def test_rotating_the_broker_certificate_takes_effect_on_reload(site: HubSite,
+                                                                broker: Broker) -> None:
+    """docs/operations.md: `pki broker-cert` into the broker's directory, then reload."""
+    ca = site.ca_dir / "ca.pem"
+    before = _server_serial(broker.port, ca)
+    assert site.run("pki", "broker-cert", "127.0.0.1", "localhost",
+                    "--out", str(site.broker_dir)) == 0
+    assert _server_serial(broker.port, ca) == before  # not before the reload
+    broker.reload()
+    after = _server_serial(broker.port, ca)
+    assert after != before
+    fresh = device_client(site, broker, "lincoln-ctl-1")
+    assert fresh.connected.is_set()
+    fresh.stop()
+
+
+def test_the_s_client_check_in_the_runbook_works(site: HubSite, broker: Broker) -> None:
+    openssl = need("openssl")
+    d = site.devices["lincoln-ctl-1"]
+    proc = subprocess.run([openssl, "s_client", "-connect", f"127.0.0.1:{broker.port}",
+                           "-CAfile", str(d / "ca.pem"), "-cert", str(d / "lincoln-ctl-1.pem"),
+                           "-key", str(d / "lincoln-ctl-1.key"), "-brief"],
+                          input="", capture_output=True, text=True, timeout=30)
+    out = proc.stdout + proc.stderr
+    assert "Verification: OK" in out, out
+    assert "Protocol version: TLSv1.3" in out or "Protocol version: TLSv1.2" in out, out
+    # without a client certificate s_client still prints the broker's certificate (the runbook
+    # pipes it into `openssl x509 -noout -enddate`)
+    bare = subprocess.run([openssl, "s_client", "-connect", f"127.0.0.1:{broker.port}",
+                           "-CAfile", str(d / "ca.pem")], input="", capture_output=True,
+                          text=True, timeout=30)
+    dates = subprocess.run([openssl, "x509", "-noout", "-enddate"], input=bare.stdout,
+                           capture_output=True, text=True, timeout=30)
+    assert dates.stdout.startswith("notAfter="), (bare.stdout, dates.stderr)
