@@ -1,0 +1,1 @@
+"""Tests of deploy/ and of the installation and operations guides."""

@@ -49,9 +49,11 @@ class Broker:
 
     @property
     def log(self) -> str:
+        """The broker's output so far."""
         return (self.root / "mosquitto.log").read_text(errors="replace")
 
     def start(self) -> None:
+        """Start it and wait until the device listener accepts connections."""
         log = open(self.root / "mosquitto.log", "ab")
         self.proc = subprocess.Popen([need("mosquitto"), "-c", str(self.root / "mosquitto.conf")],
                                      stdout=log, stderr=log)
@@ -77,6 +79,7 @@ class Broker:
         time.sleep(0.2)
 
     def stop(self) -> None:
+        """SIGTERM, as `systemctl stop mosquitto` does."""
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=10)
@@ -84,6 +87,7 @@ class Broker:
 
 
 def make_broker(root: Path, site: HubSite) -> Broker:
+    """A broker on a free port using the shipped conf.d file and ``site``'s broker files."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "conf.d").mkdir(exist_ok=True)
     port = free_port()
@@ -115,6 +119,7 @@ class Client:
     got: threading.Event = field(default_factory=threading.Event)
 
     def stop(self) -> None:
+        """Disconnect cleanly and stop paho's thread."""
         self.mqttc.disconnect()
         self.mqttc.loop_stop()
 
