@@ -9,6 +9,7 @@ that door's confirmation. Prints human lines and JSON figures (p50, p99, max).
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -30,8 +31,45 @@ from hub.models import Device, RevocationDoor  # noqa: E402
 from hub.services import buildings, credentials, devices, people, revocations  # noqa: E402
 from hub.services.buildings import DoorSpec, Window  # noqa: E402
 
-CONTROLLERS = 200
-TERMINATIONS = 5
+CONTROLLERS = int(os.environ.get("BENCH_CONTROLLERS", "200"))
+TERMINATIONS = int(os.environ.get("BENCH_TERMINATIONS", "5"))
+#: paho waits with select(), which cannot watch a descriptor above 1023, and each simulated
+#: controller holds about nine (socket, wake-up pipe, two SQLite files with WAL): so the
+#: controllers run in several processes of this many each.
+PER_PROCESS = 50
+
+
+def worker(argv: list[str]) -> int:
+    """Child process: run the simulated controllers named on the command line until stdin closes."""
+
+    from link import keys as lk
+    from tests.hub.simdevice import SimController
+
+    import logging
+
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    root, host, port, ca, hub_pub, ids = argv
+    sims = []
+    for dev_id in ids.split(","):
+        d = Path(root) / "dev" / dev_id
+        cfg = BrokerConfig(host=host, port=int(port), client_id=dev_id, ca_file=Path(ca),
+                           cert_file=Path(root) / "pki" / f"{dev_id}.crt",
+                           key_file=Path(root) / "pki" / f"{dev_id}.key",
+                           backoff_min_s=0.2, backoff_max_s=2.0)
+        sims.append(SimController(dev_id, lk.load_private(d / "device.pem"),
+                                  lk.load_public(Path(hub_pub)), cfg, d, resend_s=30.0))
+    for sim in sims:
+        sim.start(timeout=60)
+    print(f"ready {len(sims)}", flush=True)
+    sys.stdin.read()
+    for sim in sims:
+        if sim.link is not None and (sim.link.dropped or sim.resyncs):
+            print(f"{sim.device_id}: version {sim.version} applied {sim.applied[-4:]} "
+                  f"resyncs {sim.resyncs} dropped {sim.link.dropped[-3:]}", file=sys.stderr)
+    for sim in sims:
+        sim.stop()
+    return 0
 
 
 def figure(name: str, value: float, unit: str, target: float | None) -> None:
@@ -40,7 +78,6 @@ def figure(name: str, value: float, unit: str, target: float | None) -> None:
 
 
 def main() -> int:
-    from tests.hub.simdevice import SimController
     from tests.support.mosquitto import Mosquitto
     from tests.support.pki import TestPki
 
@@ -87,12 +124,27 @@ def main() -> int:
         bridge = Bridge(db, ring, cfg("hub"))
         bridge.start()
         assert bridge.client.wait_connected(10)
-        sims = [SimController(d, k, ring.hub_key.public_key(), cfg(d), root / "dev" / d,
-                              resend_s=30.0) for d, k in keys.items()]
+        import subprocess
+
+        hub_pub = root / "hub.pub"
+        link_keys.write_public(hub_pub, ring.hub_key.public_key())
+        for d, k in keys.items():
+            link_keys.write_private(root / "dev" / d / "device.pem", k)
+            cfg(d)  # issue its certificate
+        ids = list(keys)
         t = time.monotonic()
-        for sim in sims:
-            sim.start(timeout=30)
-        print(f"{CONTROLLERS} controllers connected in {time.monotonic() - t:.1f} s", flush=True)
+        workers = []
+        for start in range(0, len(ids), PER_PROCESS):
+            workers.append(subprocess.Popen(
+                [sys.executable, __file__, "--worker", str(root), broker.host, str(broker.port),
+                 str(pki.ca_file), str(hub_pub), ",".join(ids[start:start + PER_PROCESS])],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
+        for proc in workers:
+            line = proc.stdout.readline()
+            if not line.startswith("ready"):
+                raise RuntimeError(f"a controller process failed: {line!r}")
+        print(f"{CONTROLLERS} controllers in {len(workers)} processes connected in "
+              f"{time.monotonic() - t:.1f} s", flush=True)
 
         def synced() -> bool:
             with db.session() as s:
@@ -130,9 +182,18 @@ def main() -> int:
             done = [(r.confirmed_at - started_wall).total_seconds() * 1000 for r in rows
                     if r.confirmed_at is not None]
             latencies += done
+            if len(done) < len(rows):
+                import faulthandler
+
+                faulthandler.dump_traceback(all_threads=True)
+                with db.session() as s:
+                    for dev in s.scalars(select(Device).where(Device.acl_acked < Device.acl_version)):
+                        print(f"  behind: {dev.id} hub {dev.acl_version} applied {dev.acl_acked} "
+                              f"online {dev.online}", flush=True)
             print(f"termination {n}: service call {call_s * 1000:.0f} ms; {len(done)}/{len(rows)} "
-                  f"doors confirmed; slowest {max(done):.0f} ms", flush=True)
+                  f"doors confirmed; slowest {max(done, default=float('nan')):.0f} ms", flush=True)
             time.sleep(0.5)
+        print(f"bridge: {bridge.stats}", flush=True)
         latencies.sort()
         p50 = statistics.median(latencies)
         p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
@@ -144,8 +205,10 @@ def main() -> int:
                1000)
         figure(f"hub revocation to every door's ack, {CONTROLLERS} controllers, max",
                latencies[-1], "ms", None)
-        for sim in sims:
-            sim.stop()
+        for proc in workers:
+            proc.stdin.close()
+        for proc in workers:
+            proc.wait(timeout=60)
         bridge.stop()
         broker.stop()
         db.dispose()
@@ -153,4 +216,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        sys.exit(worker(sys.argv[2:]))
     sys.exit(main())

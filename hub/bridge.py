@@ -32,7 +32,9 @@ from sqlalchemy import select
 
 from link import messages as m
 from link import topics
-from link.client import BrokerConfig, Inbound, LinkClient
+import paho.mqtt.client as mqtt
+
+from link.client import BrokerConfig, Delivery, Inbound, LinkClient
 from link.envelope import Envelope, Signer, open_envelope
 from link.sequence import ReplayGuard
 from hub.db import Database
@@ -48,6 +50,56 @@ Clock = Callable[[], datetime]
 def utc_now() -> datetime:
     """The wall clock in UTC."""
     return datetime.now(UTC)
+
+
+class _BridgeClient(LinkClient):
+    """LinkClient whose ``publish`` never holds its own lock while paho takes paho's.
+
+    NOTE: works around a lock-order inversion in ``link.client.LinkClient.publish`` (reported
+    to the owner of link/): it holds ``self._lock`` while paho's ``publish`` takes paho's
+    ``_out_message_mutex``, and paho calls ``on_publish`` with that mutex held, which then takes
+    ``self._lock``. A hub that publishes from two threads while PUBACKs arrive deadlocks (seen
+    with 150 controllers). Remove this class once link/client.py registers deliveries without
+    holding its lock across paho's publish.
+    """
+
+    def __init__(self, config: BrokerConfig) -> None:
+        super().__init__(config)
+        self._early: dict[int, tuple[bool, str]] = {}
+
+    def publish(self, topic: str, payload: bytes, *, qos: int = 1,
+                retain: bool = False) -> Delivery:
+        """Publish now; a failed Delivery when offline."""
+        if len(payload) > self.config.max_payload_bytes:
+            raise ValueError(f"payload of {len(payload)} bytes exceeds "
+                             f"{self.config.max_payload_bytes}")
+        if not self.connected.is_set():
+            return Delivery(topic, sent=False, reason="not connected")
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            return Delivery(topic, sent=False, reason=mqtt.error_string(info.rc))
+        delivery = Delivery(topic, sent=True)
+        if qos == 0:
+            delivery._resolve(True, "")
+            return delivery
+        with self._lock:
+            early = self._early.pop(info.mid, None)
+            if early is None:
+                self._pending[info.mid] = delivery
+        if early is not None:  # the PUBACK beat the registration
+            delivery._resolve(*early)
+        return delivery
+
+    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
+        ok = not reason_code.is_failure
+        with self._lock:
+            delivery = self._pending.pop(mid, None)
+            if delivery is None:
+                self._early[mid] = (ok, "" if ok else str(reason_code))
+                if len(self._early) > 10_000:
+                    self._early.clear()
+                return
+        delivery._resolve(ok, "" if ok else str(reason_code))
 
 
 class HubSequence:
@@ -118,11 +170,12 @@ class Bridge:
         self._upto: dict[str, int] = {}
         self._stalled: set[str] = set()
         self._wake = threading.Event()
+        self._send_lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._pool = (ThreadPoolExecutor(verify_threads, thread_name_prefix="bridge-verify")
                       if verify_threads > 1 else None)
-        self.client = LinkClient(broker)
+        self.client = _BridgeClient(broker)
         for topic_filter, kind in ((topics.all_events(), topics.Kind.EVENTS),
                                    (topics.all_status(), topics.Kind.STATUS),
                                    (topics.all_device_acks(), topics.Kind.DEV_ACK),
@@ -295,9 +348,14 @@ class Bridge:
                 if i.kind == topics.Kind.DEV_ACK and isinstance(e.body, m.AclApplied)]
         if acks:
             self._acl_acks(acks)
+        statuses = [(i, e) for i, e in opened
+                    if i.kind == topics.Kind.STATUS and isinstance(e.body, m.DeviceStatus)]
+        if statuses:
+            self._statuses(statuses)
         for item, env in opened:
             handled = item.kind == topics.Kind.EVENTS or (
-                item.kind == topics.Kind.DEV_ACK and isinstance(env.body, m.AclApplied))
+                item.kind == topics.Kind.DEV_ACK and isinstance(env.body, m.AclApplied)) or (
+                item.kind == topics.Kind.STATUS and isinstance(env.body, m.DeviceStatus))
             if not handled:
                 try:
                     self._control(item, env)
@@ -389,14 +447,7 @@ class Bridge:
     # ------------------------------------------------------------------ controls
     def _control(self, item: _Item, env: Envelope) -> None:
         body = env.body
-        if item.kind == topics.Kind.STATUS and isinstance(body, m.DeviceStatus):
-            online = body.state == "online"
-            if not self.guard.accept_status(item.device, env.seq, online=online,
-                                            will_seq=body.will_seq):
-                self._drop("replay", item.device)
-                return
-            self._on_status(item.device, body)
-        elif item.kind == topics.Kind.REQ and isinstance(body, (m.AclResync, m.LockdownRequest)):
+        if item.kind == topics.Kind.REQ and isinstance(body, (m.AclResync, m.LockdownRequest)):
             if not self.guard.accept(item.device, "req", env.seq):
                 self._drop("replay", item.device)
                 return
@@ -420,16 +471,28 @@ class Bridge:
                 dev = s.get(Device, device_id)
                 revocations.record_acl_ack(s, dev, version, now)
 
-    def _on_status(self, device_id: str, body: m.DeviceStatus) -> None:
+    def _statuses(self, items: list[tuple[_Item, Envelope]]) -> None:
+        """Every status of a batch in one transaction; catch-up ACLs go out after the commit."""
+        fresh: list[tuple[str, m.DeviceStatus]] = []
+        for item, env in items:
+            body = env.body
+            if self.guard.accept_status(item.device, env.seq, online=body.state == "online",
+                                        will_seq=body.will_seq):
+                fresh.append((item.device, body))
+            else:
+                self._drop("replay", item.device)
+        if not fresh:
+            return
         now = self.clock()
-        send: list[m.Body] = []
+        send: list[tuple[str, m.Body]] = []
         with self.db.session() as s:
-            dev = s.get(Device, device_id)
-            devices.record_status(s, dev, online=body.state == "online",
-                                  status=m.encode_body(body), now=now)
-            if body.state == "online" and dev.kind == "controller":
-                send = list(acl.catch_up(s, dev, body.acl_version, now))
-        for message in send:
+            for device_id, body in fresh:
+                dev = s.get(Device, device_id)
+                devices.record_status(s, dev, online=body.state == "online",
+                                      status=m.encode_body(body), now=now)
+                if body.state == "online" and dev.kind == "controller":
+                    send += [(device_id, b) for b in acl.catch_up(s, dev, body.acl_version, now)]
+        for device_id, message in send:
             self._send(topics.acl(device_id), message)
             self.stats.acl_messages_sent += 1
 
@@ -459,8 +522,11 @@ class Bridge:
 
     # ------------------------------------------------------------------ outbound
     def _send(self, topic: str, body: m.Body) -> bool:
-        payload = self.signer.seal(body, seq=self.seq.next(), now=self.clock())
-        return self.client.publish(topic, payload).sent
+        # NOTE: numbering and publishing under one lock: devices drop anything not above the
+        # last number seen on a stream, so two threads must not publish out of number order.
+        with self._send_lock:
+            payload = self.signer.seal(body, seq=self.seq.next(), now=self.clock())
+            return self.client.publish(topic, payload).sent
 
     def _publish_loop(self) -> None:
         while not self._stop.is_set():

@@ -44,10 +44,11 @@ def terminate(session: Session, person: Person, *, actor: ActorLike, now: dateti
                 revocation_id=rev.id, kind="badge", ref_id=card.id, building_id=card.building_id,
                 description=f"collect keycard {card.label or card.id}"))
     versions = acl.revoke_cards(session, sorted(c.cred_hash for c in cards), devices, now)
-    for device_id, version in versions.items():
-        for door in session.scalars(select(Door).where(Door.device_id == device_id)):
-            session.add(RevocationDoor(revocation_id=rev.id, door_id=door.id,
-                                       device_id=device_id, version=version))
+    if versions:
+        for door_id, device_id in session.execute(
+                select(Door.id, Door.device_id).where(Door.device_id.in_(sorted(versions)))):
+            session.add(RevocationDoor(revocation_id=rev.id, door_id=door_id,
+                                       device_id=device_id, version=versions[device_id]))
     due = now + timedelta(days=key_return_days)
     for h in session.scalars(select(KeyHolding).where(
             KeyHolding.person_id == person.id, KeyHolding.status == "issued")):
@@ -70,10 +71,9 @@ def terminate(session: Session, person: Person, *, actor: ActorLike, now: dateti
                  detail={"revocation": rev.id, "cards": len(cards), "doors": len(versions)})
     # A device that already runs a version at or past this one (impossible in practice, but
     # cheap to be sure of) confirms immediately.
-    for device_id in versions:
-        dev = session.get(Device, device_id)
-        if dev is not None and dev.acl_acked is not None:
-            _confirm(session, device_id, dev.acl_acked, now)
+    for dev in session.scalars(select(Device).where(Device.id.in_(sorted(versions)),
+                                                    Device.acl_acked.is_not(None))):
+        _confirm(session, dev.id, dev.acl_acked, now)
     return rev
 
 
