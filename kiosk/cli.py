@@ -147,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.list_devices:
         return list_devices(cfg)
     from hardware.errors import HardwareError
-    from kiosk.web import create_app
+    from kiosk.web import create_app, start_sweeper
 
     try:
         kiosk = build(cfg, simulate=args.simulate)
@@ -156,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     kiosk.start(refresh_s=cfg.kiosk.refresh_s)
     app = create_app(kiosk, languages=list(cfg.kiosk.languages))
+    stop_sweeper = start_sweeper(app)
     port = args.port or cfg.kiosk.port
     log.info("kiosk=%s listening=%s:%d simulate=%s", cfg.kiosk.id, cfg.kiosk.listen, port, args.simulate)
     import signal
@@ -172,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        stop_sweeper.set()
         kiosk.stop()
     return 0
 

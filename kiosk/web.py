@@ -468,6 +468,24 @@ def status():
     return jsonify(_kiosk().health())
 
 
+def start_sweeper(app: Flask, interval_s: float = 5.0) -> threading.Event:
+    """Forget idle drafts every ``interval_s`` even when no page asks (a closed or crashed browser).
+
+    Returns the event that stops the sweeper thread.
+    """
+    stop = threading.Event()
+    kiosk: Kiosk = app.extensions["gatehouse.kiosk"]
+    drafts: DraftStore = app.extensions["gatehouse.drafts"]
+
+    def sweep() -> None:
+        while not stop.wait(interval_s):
+            if drafts.expire(kiosk.clock(), kiosk.idle_s):
+                log.info("idle drafts forgotten by the sweeper")
+
+    threading.Thread(target=sweep, name="kiosk-draft-sweeper", daemon=True).start()
+    return stop
+
+
 def create_app(kiosk: Kiosk, *, languages: list[str] | None = None, translations_dir: Path | None = None,
                test_config: dict[str, Any] | None = None) -> Flask:
     """The kiosk's Flask app around a running :class:`Kiosk`."""

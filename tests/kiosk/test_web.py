@@ -208,3 +208,23 @@ def test_bad_pin_file_stops_the_kiosk(tmp_path, fixtures_dir) -> None:
     cfg = cfg.model_copy(update={"kiosk": cfg.kiosk.model_copy(update={"staff_pin_file": str(pin)})})
     with pytest.raises(ValueError, match="4 to 12 digits"):
         build(cfg)
+
+
+def test_sweeper_forgets_idle_drafts_without_a_request(client, local_kiosk) -> None:
+    import time
+
+    from kiosk.web import start_sweeper
+
+    app = client.application
+    _start(client)
+    drafts = app.extensions["gatehouse.drafts"]
+    assert len(drafts) == 1
+    local_kiosk.idle_s = 0
+    stop = start_sweeper(app, interval_s=0.05)
+    try:
+        deadline = time.monotonic() + 5
+        while len(drafts) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(drafts) == 0
+    finally:
+        stop.set()

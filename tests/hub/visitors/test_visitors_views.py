@@ -34,6 +34,9 @@ def clock() -> ManualClock:
 @pytest.fixture
 def desk_app(tmp_path, clock):
     """The hub app with the visitor pages, two buildings, a kiosk and one held sign-in in hs-1."""
+    from hub.auth import permissions
+
+    saved = dict(permissions.ENDPOINTS), dict(permissions.RESOLVERS)
     app = make_test_app(f"sqlite:///{tmp_path}/hub.db", tmp_path, AUTH_CLOCK=clock)
     views.init_app(app)
     app.test_client_class = HttpsClient
@@ -51,6 +54,11 @@ def desk_app(tmp_path, clock):
         assert result["outcome"] == "held"
     yield app
     database.dispose()
+    # leave the shared permission table as the hub alone defines it
+    permissions.ENDPOINTS.clear()
+    permissions.ENDPOINTS.update(saved[0])
+    permissions.RESOLVERS.clear()
+    permissions.RESOLVERS.update(saved[1])
 
 
 def _client(app, clock, role: str, buildings: list[str]) -> HttpsClient:
