@@ -164,3 +164,17 @@ def test_nftables_ruleset_is_valid() -> None:
     # the broker's port is the one the Mosquitto config listens on
     assert re.search(r"^listener 8883$", (DEPLOY / "mosquitto" / "gatehouse.conf").read_text(), re.M)
     assert "tcp dport 8883 drop" in text and 'iifname "lo" accept' in text
+
+
+def test_a_typo_in_the_auth_table_stops_the_hub_with_key_and_line(tmp_path: Path) -> None:
+    (block,) = fenced(DOCS / "install.md", "toml")
+    path = tmp_path / "hub.toml"
+    path.write_text(block.replace("trusted_proxies = 1", "trusted_proxy = 1"))
+    with pytest.raises(hub_config.ConfigError) as err:
+        hub_config.load_toml(path)
+    line = next(n for n, text in enumerate(path.read_text().splitlines(), 1)
+                if text.startswith("trusted_proxy "))
+    assert "auth.trusted_proxy" in str(err.value) and f"(line {line})" in str(err.value)
+    path.write_text(block.replace("trusted_proxies = 1", 'trusted_proxies = "1"'))
+    with pytest.raises(hub_config.ConfigError, match="auth.trusted_proxies"):
+        hub_config.load_toml(path)
