@@ -314,9 +314,14 @@ def in_confirm():
         if outcome.message == "bad_host":
             _touch(host=None, destination=None, where_chosen=False)
             return redirect(url_for("kiosk.in_host", m="bad_host"))
-        # The sign-in is over either way: forget the draft (date of birth and photo included).
-        return _forget(make_response(_page("result.html", outcome=outcome,
-                                           message=MESSAGES.get(outcome.message, MESSAGES["see_desk"]))))
+        # The sign-in is over either way: forget the draft (date of birth and photo included)
+        # before the result page is drawn.
+        _drafts().drop(draft.id)
+        g.draft = None
+        response = make_response(_page("result.html", outcome=outcome,
+                                       message=MESSAGES.get(outcome.message, MESSAGES["see_desk"])))
+        response.delete_cookie(COOKIE)
+        return response
     host, dest = kiosk._names(draft)
     return _page("confirm.html", host=host, destination=dest)
 
@@ -380,8 +385,13 @@ def out_visit():
 def out_done():
     """Goodbye."""
     label = text.clean_name(request.args.get("label", ""))[:20]
-    return _forget(make_response(_page("result.html", outcome=Outcome("signed_out", "goodbye", label=label),
-                                       message=MESSAGES["goodbye"])))
+    if g.draft is not None:
+        _drafts().drop(g.draft.id)
+        g.draft = None
+    response = make_response(_page("result.html", outcome=Outcome("signed_out", "goodbye", label=label),
+                                   message=MESSAGES["goodbye"]))
+    response.delete_cookie(COOKIE)
+    return response
 
 
 # --------------------------------------------------------------------------- camera and staff

@@ -228,3 +228,13 @@ def test_sweeper_forgets_idle_drafts_without_a_request(client, local_kiosk) -> N
         assert len(drafts) == 0
     finally:
         stop.set()
+
+
+def test_result_page_has_no_start_over(client) -> None:
+    _through_id(client)
+    for _ in range(3):
+        if client.post("/in/photo").status_code == 302:
+            break
+    client.post("/in/host", data={})
+    result = client.post("/in/confirm").text
+    assert 'data-testid="start-over"' not in result
