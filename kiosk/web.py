@@ -128,6 +128,8 @@ def _select_locale() -> str:
     draft = getattr(g, "draft", None)
     if draft is not None:
         return draft.lang
+    if getattr(g, "lang", None):
+        return g.lang  # the visitor's language outlives the draft for the result page
     lang = request.args.get("lang", "")
     return lang if lang in current_app.config["LANGUAGES"] else current_app.config["LANGUAGES"][0]
 
@@ -317,7 +319,7 @@ def in_confirm():
         # The sign-in is over either way: forget the draft (date of birth and photo included)
         # before the result page is drawn.
         _drafts().drop(draft.id)
-        g.draft = None
+        g.draft, g.lang = None, draft.lang
         response = make_response(_page("result.html", outcome=outcome,
                                        message=MESSAGES.get(outcome.message, MESSAGES["see_desk"])))
         response.delete_cookie(COOKIE)
@@ -387,7 +389,7 @@ def out_done():
     label = text.clean_name(request.args.get("label", ""))[:20]
     if g.draft is not None:
         _drafts().drop(g.draft.id)
-        g.draft = None
+        g.draft, g.lang = None, g.draft.lang
     response = make_response(_page("result.html", outcome=Outcome("signed_out", "goodbye", label=label),
                                    message=MESSAGES["goodbye"]))
     response.delete_cookie(COOKIE)

@@ -238,3 +238,15 @@ def test_result_page_has_no_start_over(client) -> None:
     client.post("/in/host", data={})
     result = client.post("/in/confirm").text
     assert 'data-testid="start-over"' not in result
+
+
+def test_result_page_keeps_the_visitors_language(client) -> None:
+    _start(client, lang="pt")
+    client.post("/in/category", data={"category": "visitor"})
+    client.post("/in/id/type", data={"first": "Rui", "last": "Costa"})
+    for _ in range(3):
+        if client.post("/in/photo").status_code == 302:
+            break
+    client.post("/in/host", data={})
+    page = client.post("/in/confirm").text
+    assert "Por favor, dirija-se à recepção para concluir seu registro." in page, page
