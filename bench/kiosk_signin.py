@@ -26,7 +26,7 @@ import cv2  # noqa: E402
 
 from hub.visitors.models import WatchEntry  # noqa: E402
 from hub.visitors.services import _bump  # noqa: E402
-from kiosk import wire  # noqa: E402
+from link import visits as wire  # noqa: E402
 from kiosk.hublink import new_corr  # noqa: E402
 from tests.conftest import make_broker_config  # noqa: E402
 from tests.kiosk.conftest import make_kiosk_env  # noqa: E402
@@ -57,7 +57,6 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=60)
     args = parser.parse_args()
     rng = random.Random(7)
-    wire.register()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         pki = TestPki(root / "pki")

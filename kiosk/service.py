@@ -26,7 +26,8 @@ from PIL import Image
 from pydantic import ValidationError
 
 from hardware.errors import CameraError, HardwareError, PrinterError, PrinterOffline, PrinterOutOfPaper
-from kiosk import aamva, badge, roster, text, vision, wire
+from kiosk import aamva, badge, roster, text, vision
+from link import visits as wire
 from kiosk.flow import Draft
 from kiosk.hublink import HubGateway, new_corr
 from kiosk.screening import WatchCache, normalise

@@ -472,3 +472,8 @@ def decode_sim(input_name: str, payload: bytes) -> SimInput:
         return cls.model_validate_json(payload or b"{}")
     except ValidationError as exc:
         raise MessageError("bad_body", f"sim {input_name}: {_first_error(exc)}") from None
+
+
+# The kiosk's visit messages live in their own module; importing it registers them, so every
+# receiver that imports link.messages decodes them (ADR 0002).
+from link import visits as _visits  # noqa: E402,F401

@@ -1,11 +1,8 @@
 """What the hub's MQTT bridge calls for kiosk visit messages.
 
 The bridge has already verified the envelope (signature, sender = the topic's device,
-sequence) and decoded its body with the registered class. The classes are proposed in
-``kiosk/PROPOSED_MESSAGES.md`` and live in ``kiosk/wire.py`` until the lead moves them into
-``link/messages.py``; until then ``decode_body`` answers ``unknown_type`` for them in a hub
-process (the hub may not import ``kiosk``; the tests call ``kiosk.wire.register()``). These
-functions only read attributes of the body, so they do not import the classes.
+sequence) and decoded its body with the class registered in ``link.visits``. These functions
+only read attributes of the body.
 
 Interface for the bridge (``hub/bridge.py``)::
 

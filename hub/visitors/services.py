@@ -37,7 +37,7 @@ MAX_PHOTO_BYTES = 90_000
 
 
 class VisitorError(ValueError):
-    """A visitor request that cannot be done; ``reason`` is one word from ``kiosk.wire.ERRORS``."""
+    """A visitor request that cannot be done; ``reason`` is one word from ``link.visits.ERRORS``."""
 
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)

@@ -16,15 +16,6 @@ sys.path.insert(0, str(FIXTURES))
 from make_fixtures import SAMPLE, licence_frame  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _proposed_message_types():
-    """The proposed visit types are known to link's registry during each kiosk test only."""
-    import kiosk.wire
-
-    kiosk.wire.register()
-    yield
-    kiosk.wire.unregister()
-
 
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:

@@ -17,7 +17,6 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-import kiosk.wire
 from hub.db import Database
 from hub.models import Building, Device, Person
 from hub.visitors import handlers, services
@@ -52,7 +51,6 @@ class VisitHub:
     def __init__(self, database: Database, broker: BrokerConfig, hub_key: Ed25519PrivateKey,
                  device_keys: dict[str, Ed25519PublicKey], *, clock=lambda: datetime.now(UTC),
                  settings: VisitorSettings | None = None, delay_s: float = 0.0) -> None:
-        kiosk.wire.register()  # the hub decodes the proposed visit types
         self.database = database
         self.signer = Signer(topics.HUB_ID, hub_key)
         self.keys = dict(device_keys)

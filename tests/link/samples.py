@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from link import messages as m
+from link import visits as v
 
 CRED = "a" * 64
 CRED2 = "b" * 64
@@ -42,4 +43,17 @@ SAMPLES: dict[str, m.Body] = {
     "events.ack": m.EventsAck(upto=42),
     "lockdown": m.Lockdown(active=True, buildings=["lincoln"], by="principal"),
     "notice": m.Notice(text="clock adjusted"),
+    "visit.sign_in": v.VisitSignIn(corr="c-00000003", visit="v-0123456789", token_sha256="d" * 64,
+                                   category="visitor", first="Jo", last="Park", dob="1984-03-09",
+                                   id_source="scanned", host="L0003", destination="room-12",
+                                   purpose="Parent conference"),
+    "visit.sign_out": v.VisitSignOut(corr="c-00000004", how="badge", token="t" * 24),
+    "visit.find": v.VisitFind(corr="c-00000005", first="Jo", last="Park"),
+    "visit.directory": v.DirectoryFetch(corr="c-00000006", have_version=3),
+    "visit.watchlist": v.WatchlistFetch(corr="c-00000007", page=1, have_version=9),
+    "visit.local_sign_in": v.VisitLocalSignIn(visit="v-0123456789", token_sha256="d" * 64, category="contractor",
+                                              first="Jo", last="Park", id_source="typed",
+                                              company="QuickFix Plumbing", signed_in_at="2026-11-28T14:00:00.000000Z",
+                                              screening="clear", cache_version=9, escort_required=True),
+    "visit.abandoned": v.VisitAbandoned(visit="v-0123456789", reason="printer"),
 }

@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy.orm import Session
 
 import hub.visitors.models  # noqa: F401  (registers the visitor tables)
-import kiosk.wire
 from hub.db import Database
 from hub.models import Building, Device, Person
 from hub.visitors import services
@@ -18,13 +17,6 @@ from hub.visitors.services import VisitorSettings
 
 NOW = datetime(2026, 11, 28, 14, 0, tzinfo=UTC)  # 09:00 in New York
 
-
-@pytest.fixture(autouse=True)
-def _proposed_message_types():
-    """The proposed visit types are known to link's registry during each visitor test only."""
-    kiosk.wire.register()
-    yield
-    kiosk.wire.unregister()
 
 
 @pytest.fixture

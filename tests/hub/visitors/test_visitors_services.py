@@ -15,7 +15,7 @@ from hub.models import Alert
 from hub.visitors import handlers, services
 from hub.visitors.models import VisitHold, VisitPhotoKey, VisitRecord, WatchDismissal
 from hub.visitors.services import VisitorError
-from kiosk import wire
+from link import visits as wire
 from tests.hub.visitors.conftest import NOW
 
 PHOTO = base64.b64encode(cv2.imencode(".jpg", cv2.imread("tests/fixtures/kiosk/face.jpg")[100:300, 200:380])[1].tobytes()).decode()

@@ -10,7 +10,7 @@ import cv2
 import pytest
 from sqlalchemy import select
 
-import kiosk.wire as wire
+from link import visits as wire
 from hub.auth.clock import ManualClock
 from hub.auth.models import AuditEntry
 from hub.db import get_database

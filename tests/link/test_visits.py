@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from kiosk import wire
+from link import visits as wire
 from link.envelope import Signer, open_envelope
 from link.messages import MessageError, decode_body
 

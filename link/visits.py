@@ -1,20 +1,13 @@
-"""Kiosk <-> hub message bodies not yet in ``link/messages.py`` (proposed in PROPOSED_MESSAGES.md).
-
-Each class carries its envelope ``type`` (so :meth:`link.envelope.Signer.seal` seals it) and
-:func:`register` adds them all to :mod:`link.messages`' registry (so ``open_envelope`` decodes
-them), through :func:`link.messages.message`. Registration is a call, not an import side
-effect: ``tests/link`` checks that every registered type has a golden sample, and pytest
-imports every test module before running any, so registering at import would fail that check
-in any full run. The kiosk itself never decodes these types (it only sends them and reads
-``resp``); a receiving process calls :func:`register` once at start. This module imports
-``link`` only, so the lead can move it into ``link/messages.py`` as it is (registering with
-the decorator there). Nothing here carries an ID number,
-an address or an ID image; the date of birth travels only in ``visit.sign_in`` (for screening)
-and the hub drops it after screening.
+"""Visit messages between a reception kiosk and the hub (see docs/wire.md, ADR 0002).
 
 Requests go on ``dev/<kiosk>/req`` and are answered by a ``resp`` with the same ``corr``; the
 ``data`` of a successful answer is the matching ``*Result`` model below (validated by the
-kiosk). Events go on ``dev/<kiosk>/events`` through the device's outbox.
+kiosk). Events go on ``dev/<kiosk>/events`` through the device's outbox. Nothing here carries
+an ID number, an address or an ID image; the date of birth travels only in ``visit.sign_in``
+(for screening) and the hub drops it after screening. Every visitor-typed string is refused
+when it holds control or bidi-override characters.
+
+Registered in :mod:`link.messages`' registry on import (``link.messages`` imports this module).
 """
 
 from __future__ import annotations
@@ -24,8 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from link import messages as _messages
-from link.messages import Body, Corr, Event, IsoDate, Seq, Timestamp
+from link.messages import Body, Corr, Event, IsoDate, Seq, Timestamp, message
 
 VisitId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{8,64}$")]
 BadgeToken = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{16,64}$")]
@@ -35,36 +27,6 @@ Category = Literal["visitor", "contractor", "volunteer", "parent"]
 RefId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 #: A JPEG, base64: a 240x300 head-and-shoulders photo is about 15 KB; the cap leaves room.
 PhotoB64 = Annotated[str, Field(max_length=120_000, pattern=r"^[A-Za-z0-9+/]*={0,2}$")]
-
-
-#: type name -> class, for :func:`register`.
-PROPOSED: dict[str, type[Body]] = {}
-
-
-def message(type_name: str):
-    """Name a body class's envelope type (like :func:`link.messages.message`, without registering)."""
-
-    def name(cls: type[Body]) -> type[Body]:
-        cls.TYPE = type_name
-        PROPOSED[type_name] = cls
-        return cls
-
-    return name
-
-
-def register() -> None:
-    """Add the proposed types to link's registry (idempotent; a type link already has is left alone)."""
-    known = _messages.types()
-    for type_name, cls in PROPOSED.items():
-        if type_name not in known:
-            _messages.message(type_name)(cls)
-
-
-def unregister() -> None:
-    """Take them out again (tests, so the registry is as ``link`` alone defines it)."""
-    for type_name, cls in PROPOSED.items():
-        if _messages._REGISTRY.get(type_name) is cls:
-            del _messages._REGISTRY[type_name]
 
 
 def _no_controls(value: str) -> str:
