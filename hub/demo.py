@@ -151,11 +151,6 @@ def start_broker(demo: Demo, *, mosquitto: str | None) -> None:
     and the controllers connect with the certificates ``device add`` issued, under the ACL
     ``broker files`` generated from the hub's registry.
     """
-    for port in ([BROKER_PORT, TLS_PORT] if mosquitto else [BROKER_PORT]):
-        if not port_free(port):
-            raise DemoError(f"port {port} on 127.0.0.1 is in use (another MQTT broker?). Stop it "
-                            "(e.g. `sudo systemctl stop mosquitto`) or choose other ports with "
-                            "GATEHOUSE_DEMO_MQTT_PORT=11883 GATEHOUSE_DEMO_MQTT_TLS_PORT=18883 make demo")
     broker_dir = demo.state / "broker"
     observer_password = (broker_dir / "observer.password").read_text().strip()
     if mosquitto:
@@ -172,6 +167,18 @@ def start_broker(demo: Demo, *, mosquitto: str | None) -> None:
     demo.facts["broker"] = {"host": "127.0.0.1", "port": BROKER_PORT, "tls": None, "kind": kind,
                             "device_port": TLS_PORT if mosquitto else BROKER_PORT,
                             "observer": {"username": "observer", "password": observer_password}}
+
+
+def check_ports(*, mosquitto: str | None) -> None:
+    """Refuse early, before any set-up, when a port the demo needs is taken."""
+    for port in ([BROKER_PORT, TLS_PORT] if mosquitto else [BROKER_PORT]):
+        if not port_free(port):
+            raise DemoError(f"port {port} on 127.0.0.1 is in use (another MQTT broker?). Stop it "
+                            "(e.g. `sudo systemctl stop mosquitto`) or choose other ports with "
+                            "GATEHOUSE_DEMO_MQTT_PORT=11883 GATEHOUSE_DEMO_MQTT_TLS_PORT=18883 make demo")
+    if not port_free(HUB_PORT):
+        raise DemoError(f"port {HUB_PORT} on 127.0.0.1 is in use; stop what uses it or set "
+                        f"GATEHOUSE_DEMO_HUB_PORT=8001 make demo")
 
 
 def _write_mosquitto_conf(broker_dir: Path) -> None:
@@ -424,9 +431,6 @@ def wait_http(url: str, child: Child, timeout: float = 30.0) -> None:
 
 def start_system(demo: Demo, facts: dict) -> None:
     """The hub (web + API), its bridge and one simulated controller per door, as processes."""
-    if not port_free(HUB_PORT):
-        raise DemoError(f"port {HUB_PORT} on 127.0.0.1 is in use; stop what uses it or set "
-                        f"GATEHOUSE_DEMO_HUB_PORT=8001 make demo")
     env = {"GATEHOUSE_HUB_CONFIG": str(demo.state / "hub.toml"), "PYTHONUNBUFFERED": "1"}
     hub = demo.spawn("hub", [sys.executable, "-m", "hub.cli", "serve", "--host", "127.0.0.1",
                              "--port", str(HUB_PORT)], env=env)
@@ -495,6 +499,7 @@ def run(state: Path | None = None) -> int:
         mosquitto = find_mosquitto()
         if mosquitto is None:
             print("mosquitto is not installed: falling back to the embedded Python broker (amqtt)")
+        check_ports(mosquitto=mosquitto)
         facts = setup(state, tls=mosquitto is not None)
         start_broker(demo, mosquitto=mosquitto)
         start_system(demo, facts)

@@ -60,3 +60,13 @@ def test_stale_pid_file_is_cleared_and_sigterm_stops_everything(tmp_path: Path) 
     assert not (state / "demo.pid").exists()
     with socket.socket() as sock:  # the broker is gone too
         sock.bind(("127.0.0.1", port))
+
+    # A damaged demo database: a clear way forward, no traceback, nothing started.
+    db = state / "hub.db"
+    db.write_bytes(b"\x00garbage" * 512)
+    for suffix in ("-wal", "-shm"):
+        Path(str(db) + suffix).unlink(missing_ok=True)
+    third = launch(tmp_path, free_port())
+    _, err3 = third.communicate(timeout=60)
+    assert third.returncode == 1
+    assert "damaged" in err3 and "make demo-reset" in err3 and "Traceback" not in err3
