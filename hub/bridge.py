@@ -52,7 +52,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class _BridgeClient(LinkClient):
+class BridgeClient(LinkClient):
     """LinkClient whose ``publish`` never holds its own lock while paho takes paho's.
 
     NOTE: works around a lock-order inversion in ``link.client.LinkClient.publish`` (reported
@@ -175,7 +175,7 @@ class Bridge:
         self._threads: list[threading.Thread] = []
         self._pool = (ThreadPoolExecutor(verify_threads, thread_name_prefix="bridge-verify")
                       if verify_threads > 1 else None)
-        self.client = _BridgeClient(broker)
+        self.client = BridgeClient(broker)
         for topic_filter, kind in ((topics.all_events(), topics.Kind.EVENTS),
                                    (topics.all_status(), topics.Kind.STATUS),
                                    (topics.all_device_acks(), topics.Kind.DEV_ACK),
