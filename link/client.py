@@ -127,6 +127,7 @@ class LinkClient:
         self._subs: dict[str, tuple[int, list[Handler]]] = {}
         self._on_connected: list[Callable[[], None]] = []
         self._pending: dict[int, Delivery] = {}
+        self._early: dict[int, tuple[bool, str]] = {}
         self._lock = threading.RLock()
         self.connected = threading.Event()
         self.fatal_error: str | None = None
@@ -247,17 +248,23 @@ class LinkClient:
             raise ValueError(f"payload of {len(payload)} bytes exceeds {self.config.max_payload_bytes}")
         if not self.connected.is_set():
             return Delivery(topic, sent=False, reason="not connected")
+        # NOTE: never hold self._lock while calling into paho: paho calls _on_publish with its
+        # own _out_message_mutex held, and _on_publish takes self._lock (lock-order inversion,
+        # a deadlock with several publishing threads). A PUBACK that beats the registration
+        # below is parked in _early and picked up here.
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            return Delivery(topic, sent=False, reason=mqtt.error_string(info.rc))
+        delivery = Delivery(topic, sent=True)
+        if qos == 0:
+            delivery._resolve(True, "")
+            return delivery
         with self._lock:
-            info = self._client.publish(topic, payload, qos=qos, retain=retain)
-            if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                return Delivery(topic, sent=False, reason=mqtt.error_string(info.rc))
-            delivery = Delivery(topic, sent=True)
-            if qos == 0:
-                delivery._resolve(True, "")
-            else:
-                # Registered under the lock that _on_publish takes, so the PUBACK cannot
-                # be handled before the Delivery exists.
+            early = self._early.pop(info.mid, None)
+            if early is None:
                 self._pending[info.mid] = delivery
+        if early is not None:
+            delivery._resolve(*early)
         return delivery
 
     # ------------------------------------------------------------------ paho callbacks
@@ -289,21 +296,27 @@ class LinkClient:
         self.connected.clear()
         with self._lock:
             pending, self._pending = self._pending, {}
+            self._early.clear()
         for delivery in pending.values():
             delivery._resolve(False, "disconnected before acknowledgement")
         if not self._stopping:
             log.warning("mqtt disconnected client=%s reason=%s", self.config.client_id, reason_code)
 
     def _on_publish(self, client, userdata, mid, reason_code: ReasonCode, properties) -> None:
+        ok = not reason_code.is_failure
+        reason = "" if ok else str(reason_code)
         with self._lock:
             delivery = self._pending.pop(mid, None)
-        if delivery is None:
-            return
-        if reason_code.is_failure:
+            if delivery is None:
+                self._early[mid] = (ok, reason)
+                if len(self._early) > 10_000:  # mids are reused: never let stale ones pile up
+                    self._early.clear()
+                return
+        if not ok:
             # Only MQTT 5 reports a refused publish; log it, the caller's Delivery says why.
             log.warning("mqtt publish refused client=%s topic=%s reason=%s",
                         self.config.client_id, delivery.topic, reason_code)
-        delivery._resolve(not reason_code.is_failure, "" if not reason_code.is_failure else str(reason_code))
+        delivery._resolve(ok, reason)
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
         for code in reason_codes:
