@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from link import topics
 from hub.models import AccessGroup, Building, Device, Door, Holiday, ScheduleWindow
 from hub.services import acl, audit
-from hub.services.audit import ActorLike, label as actor_label
+from hub.services.audit import ActorLike
 from hub.services.errors import Conflict, Invalid, NotFound
 
 DOOR_KINDS = ("records_room", "office", "exterior")

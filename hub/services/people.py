@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 from hub.models import AccessGroup, Building, Person
 from hub.models.people import person_buildings
 from hub.services import acl, audit
-from hub.services.audit import ActorLike, label as actor_label
+from hub.services.audit import ActorLike
 from hub.services.errors import Conflict, Invalid, NotFound
 
 KINDS = ("staff", "vendor", "custodial")
