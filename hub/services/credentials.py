@@ -264,7 +264,8 @@ class MasterList:
     secrets: list[Secret]
 
 
-def master_list(session: Session, building_id: str, *, include_ended: bool = False) -> MasterList:
+def master_list(session: Session, building_id: str, *, include_ended: bool = False,
+                include_cards: bool = True) -> MasterList:
     """Every keycard, key (with holders) and code (with holders) of a building."""
     cards = select(Keycard).where(Keycard.building_id == building_id).options(
         selectinload(Keycard.person)).order_by(Keycard.id)
@@ -275,8 +276,32 @@ def master_list(session: Session, building_id: str, *, include_ended: bool = Fal
         PhysicalKey.mark)
     secs = select(Secret).where(Secret.building_id == building_id).options(
         selectinload(Secret.holdings).selectinload(SecretHolding.person)).order_by(Secret.label)
-    return MasterList(building_id, list(session.scalars(cards)), list(session.scalars(keys)),
-                      list(session.scalars(secs)))
+    return MasterList(building_id, list(session.scalars(cards)) if include_cards else [],
+                      list(session.scalars(keys)), list(session.scalars(secs)))
+
+
+@dataclass(frozen=True)
+class CardRow:
+    """One active keycard of the master list, as plain values (pages with 10,000 rows)."""
+
+    id: int
+    label: str
+    has_pin: bool
+    issued_at: datetime
+    approved_by: str
+    staff_id: str
+    name: str
+
+
+def card_rows(session: Session, building_id: str) -> list[CardRow]:
+    """Active keycards of a building with their holders, ordered by holder name."""
+    rows = session.execute(
+        select(Keycard.id, Keycard.label, Keycard.pin_hash.is_not(None), Keycard.issued_at,
+               Keycard.approved_by, Person.staff_id, Person.name)
+        .join(Person, Person.id == Keycard.person_id)
+        .where(Keycard.building_id == building_id, Keycard.status == "active")
+        .order_by(Person.name, Keycard.id))
+    return [CardRow(*r) for r in rows]
 
 
 EXPORT_HEADER = ["item", "what", "holder_staff_id", "holder_name", "status", "issued_at",

@@ -171,6 +171,28 @@ def get_person(session: Session, staff_id: str) -> Person:
     return p
 
 
+@dataclass(frozen=True)
+class PersonRow:
+    """A person as a list shows them (plain values, no lazy loading)."""
+
+    staff_id: str
+    name: str
+    kind: str
+    title: str
+    status: str
+    has_dpa: bool
+
+
+def person_rows(session: Session, building_id: str) -> list[PersonRow]:
+    """Everyone attached to a building, by name."""
+    rows = session.execute(
+        select(Person.staff_id, Person.name, Person.kind, Person.title, Person.status,
+               Person.has_dpa)
+        .join(person_buildings, person_buildings.c.person_id == Person.id)
+        .where(person_buildings.c.building_id == building_id).order_by(Person.name))
+    return [PersonRow(*r) for r in rows]
+
+
 def list_people(session: Session, *, building_id: str | None = None, status: str | None = None,
                 limit: int = 500, after: str | None = None) -> list[Person]:
     """People ordered by staff id, optionally of one building or status, after a cursor."""
