@@ -61,7 +61,8 @@ def master_list(building_id: str) -> str:
     ml = credentials.master_list(s, building_id, include_cards=False)
     cards = credentials.card_rows(s, building_id)
     staff = people.person_rows(s, building_id)
-    # One url_for for 10,000 rows: the person links differ only by the (quoted) staff id.
+    # One url_for for 10,000 rows: links differ only by the staff id, whose alphabet
+    # ([A-Za-z0-9._-], enforced by people.STAFF_ID_RE) needs no quoting in a path.
     person_url = url_for("web.person", staff_id="0")[:-1]
     return render_template("web/master_list.html", building=building, ml=ml, cards=cards,
                            people=staff,
