@@ -28,7 +28,8 @@ from link import messages as m  # noqa: E402
 from link import topics  # noqa: E402
 from link.client import BrokerConfig  # noqa: E402
 from link.envelope import Signer  # noqa: E402
-from hub.bridge import Bridge, BridgeClient, _Item  # noqa: E402
+from hub.bridge import Bridge, _Item  # noqa: E402
+from link.client import LinkClient  # noqa: E402
 from hub.db import Database  # noqa: E402
 from hub.keyring import Keyring, Vault  # noqa: E402
 from hub.models import Event  # noqa: E402
@@ -131,7 +132,7 @@ def mqtt(label: str, url: str, root: Path) -> None:
     assert bridge.client.wait_connected(10)
     pubs = {}
     for dev_id in keys:
-        client = BridgeClient(cfg(dev_id))  # see its NOTE: LinkClient can deadlock here
+        client = LinkClient(cfg(dev_id))
         client.start()
         assert client.wait_connected(10)
         pubs[dev_id] = client

@@ -46,5 +46,7 @@ def _init_auth(app: Flask) -> None:
     # hub.auth (issue 6) installs sign-in, MFA, sessions, CSRF and the guard that checks every
     # endpoint declared with hub.auth.permissions.declare (an undeclared one is refused).
     from hub import auth
+    from hub.visitors import views as visitor_views
 
     auth.init_app(app)
+    visitor_views.init_app(app)  # the front desk's pages (held sign-ins, on-site list, watch list)

@@ -32,11 +32,11 @@ from sqlalchemy import select
 
 from link import messages as m
 from link import topics
-import paho.mqtt.client as mqtt
 
-from link.client import BrokerConfig, Delivery, Inbound, LinkClient
+from link.client import BrokerConfig, Inbound, LinkClient
 from link.envelope import Envelope, Signer, open_envelope
 from link.sequence import ReplayGuard
+from hub.visitors import handlers as visitor_handlers
 from hub.db import Database
 from hub.keyring import Keyring
 from hub.models import AclChange, Device
@@ -50,56 +50,6 @@ Clock = Callable[[], datetime]
 def utc_now() -> datetime:
     """The wall clock in UTC."""
     return datetime.now(UTC)
-
-
-class BridgeClient(LinkClient):
-    """LinkClient whose ``publish`` never holds its own lock while paho takes paho's.
-
-    NOTE: works around a lock-order inversion in ``link.client.LinkClient.publish`` (reported
-    to the owner of link/): it holds ``self._lock`` while paho's ``publish`` takes paho's
-    ``_out_message_mutex``, and paho calls ``on_publish`` with that mutex held, which then takes
-    ``self._lock``. A hub that publishes from two threads while PUBACKs arrive deadlocks (seen
-    with 150 controllers). Remove this class once link/client.py registers deliveries without
-    holding its lock across paho's publish.
-    """
-
-    def __init__(self, config: BrokerConfig) -> None:
-        super().__init__(config)
-        self._early: dict[int, tuple[bool, str]] = {}
-
-    def publish(self, topic: str, payload: bytes, *, qos: int = 1,
-                retain: bool = False) -> Delivery:
-        """Publish now; a failed Delivery when offline."""
-        if len(payload) > self.config.max_payload_bytes:
-            raise ValueError(f"payload of {len(payload)} bytes exceeds "
-                             f"{self.config.max_payload_bytes}")
-        if not self.connected.is_set():
-            return Delivery(topic, sent=False, reason="not connected")
-        info = self._client.publish(topic, payload, qos=qos, retain=retain)
-        if info.rc != mqtt.MQTT_ERR_SUCCESS:
-            return Delivery(topic, sent=False, reason=mqtt.error_string(info.rc))
-        delivery = Delivery(topic, sent=True)
-        if qos == 0:
-            delivery._resolve(True, "")
-            return delivery
-        with self._lock:
-            early = self._early.pop(info.mid, None)
-            if early is None:
-                self._pending[info.mid] = delivery
-        if early is not None:  # the PUBACK beat the registration
-            delivery._resolve(*early)
-        return delivery
-
-    def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
-        ok = not reason_code.is_failure
-        with self._lock:
-            delivery = self._pending.pop(mid, None)
-            if delivery is None:
-                self._early[mid] = (ok, "" if ok else str(reason_code))
-                if len(self._early) > 10_000:
-                    self._early.clear()
-                return
-        delivery._resolve(ok, "" if ok else str(reason_code))
 
 
 class HubSequence:
@@ -158,6 +108,7 @@ class Bridge:
         self.poll_s = poll_s
         self.key_return_days = key_return_days
         self.signer = Signer(topics.HUB_ID, keyring.hub_key)
+        self.visitor_settings = visitor_handlers.VisitorSettings.from_site_key(keyring.site_key)
         self.seq = HubSequence()
         self.stats = BridgeStats()
         self.guard = ReplayGuard()
@@ -175,7 +126,7 @@ class Bridge:
         self._threads: list[threading.Thread] = []
         self._pool = (ThreadPoolExecutor(verify_threads, thread_name_prefix="bridge-verify")
                       if verify_threads > 1 else None)
-        self.client = BridgeClient(broker)
+        self.client = LinkClient(broker)
         for topic_filter, kind in ((topics.all_events(), topics.Kind.EVENTS),
                                    (topics.all_status(), topics.Kind.STATUS),
                                    (topics.all_device_acks(), topics.Kind.DEV_ACK),
@@ -375,6 +326,10 @@ class Bridge:
                                          .where(Device.id.in_(touched))).all())
             new = events.store(s, incoming, building_of, now)
             events.apply_effects(s, new, building_of, now)
+            for ev in new:  # kiosk visits: in this transaction, so before the ack
+                if ev.type in visitor_handlers.EVENT_TYPES:
+                    visitor_handlers.handle_event(s, self.visitor_settings, ev.device_id, ev.type,
+                                                  ev.body, now)
             s.flush()
             for ev in incoming:
                 self._known[ev.device_id].setdefault(ev.seq, time.monotonic())
@@ -452,6 +407,14 @@ class Bridge:
                 self._drop("replay", item.device)
                 return
             self._on_request(item.device, body)
+        elif item.kind == topics.Kind.REQ and env.type in visitor_handlers.REQUEST_TYPES:
+            if not self.guard.accept(item.device, "req", env.seq):
+                self._drop("replay", item.device)
+                return
+            with self.db.session() as s:
+                answer = visitor_handlers.handle_request(s, self.visitor_settings, item.device,
+                                                         env.type, body, self.clock())
+            self._send(topics.response(item.device), answer)
         else:
             self._drop("unexpected_type", item.device)
 

@@ -37,8 +37,17 @@ def _row(item: IncomingEvent, building_id: str | None, now: datetime) -> dict[st
         "received_at": now, "building_id": building_id,
         "door_id": getattr(body, "door", None), "holder": getattr(body, "holder", None),
         "cred": getattr(body, "cred", None), "reason": getattr(body, "reason", None),
-        "severity": getattr(body, "severity", "info"), "body": m.encode_body(body),
+        "severity": getattr(body, "severity", "info"), "body": _stored_body(body),
     }
+
+
+#: Body fields never kept in the event log: a visitor's photo goes only to the visitor record,
+#: encrypted and crypto-shredded on schedule (hub.visitors), never into plain JSON.
+_NOT_LOGGED = frozenset({"photo_jpeg"})
+
+
+def _stored_body(body: m.Body) -> dict[str, Any]:
+    return {k: v for k, v in m.encode_body(body).items() if k not in _NOT_LOGGED}
 
 
 def store(session: Session, items: list[IncomingEvent], buildings: dict[str, str | None],

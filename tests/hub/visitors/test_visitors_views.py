@@ -38,7 +38,6 @@ def desk_app(tmp_path, clock):
 
     saved = dict(permissions.ENDPOINTS), dict(permissions.RESOLVERS)
     app = make_test_app(f"sqlite:///{tmp_path}/hub.db", tmp_path, AUTH_CLOCK=clock)
-    views.init_app(app)
     app.test_client_class = HttpsClient
     database = get_database(app)
     with database.session() as s:
