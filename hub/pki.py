@@ -213,8 +213,11 @@ def device_toml(*, device_id: str, kind: str, broker_host: str, broker_port: int
             f'hub_public_key = "{e}/hub.pub"', f'site_key_file = "{e}/site.key"', "",
         ]
         # BCM pins of the reference wiring (deploy/ Pi guide); a second door uses the others.
+        # NOTE: GPIO 7-11 carry SPI (both readers' chip selects, MISO, MOSI, SCLK) and 12, 16,
+        # 19-21, 23 and 26 the default keypad matrix, so the second door avoids all of them; its
+        # REX and buzzer use the UART pins (disable the serial console, docs/hardware.md).
         wiring = [dict(relay=17, contact=27, rex=22, green=5, red=6, buzzer=13, dev=0, rst=25),
-                  dict(relay=18, contact=23, rex=24, green=7, red=8, buzzer=9, dev=1, rst=4)]
+                  dict(relay=18, contact=24, rex=14, green=2, red=3, buzzer=15, dev=1, rst=4)]
         for door_id, pins in zip(door_ids or ["CHANGE-ME"], wiring):
             lines += ["[[doors]]", f"id = {_toml_str(door_id)}",
                       f'reader = {{ type = "mfrc522", device = {pins["dev"]}, '
