@@ -1,8 +1,7 @@
 """Offline screening against the kiosk's cached watch list (used only when the hub is away).
 
-The cache holds no names: the hub sends, per watch-list entry, hashed match keys (see
-``hub/visitors/screening.py``, whose name rules this module mirrors exactly; a test pins the
-two to the same keys) and the nickname table. The kiosk computes the visitor's keys the same
+The cache holds no names: the hub sends, per watch-list entry, hashed match keys (derived by
+:mod:`link.watchkeys`, the one place both sides take the name rules from) and the nickname table. The kiosk computes the visitor's keys the same
 way and looks them up. A cache older than its limit cannot clear anyone: the visitor is held
 for the desk.
 
@@ -11,76 +10,20 @@ Pure: ``now`` is passed in.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Literal
 
-MIN_SURNAME_PART = 3
-
-
-def normalise(value: str) -> str:
-    """Same as the hub's: accents, case and punctuation ignored, words split on the rest."""
-    decomposed = unicodedata.normalize("NFKD", value or "")
-    letters = []
-    for ch in decomposed:
-        if unicodedata.combining(ch):
-            continue
-        if ch in "'’`´.":
-            continue
-        letters.append(ch if ch.isalnum() else " ")
-    return " ".join("".join(letters).casefold().split())
-
-
-def _surname_forms(last: str) -> set[str]:
-    words = normalise(last).split()
-    if not words:
-        return set()
-    forms = {"".join(words)}
-    if len(words) > 1:
-        forms.update(w for w in words if len(w) >= MIN_SURNAME_PART)
-    return forms
-
-
-def _roots(nicknames: Iterable[Sequence[str]]) -> dict[str, frozenset[str]]:
-    roots: dict[str, set[str]] = {}
-    for group in nicknames:
-        if not group:
-            continue
-        head = normalise(group[0]).replace(" ", "")
-        for name in group:
-            roots.setdefault(normalise(name).replace(" ", ""), set()).add(head)
-    return {name: frozenset(heads) for name, heads in roots.items()}
-
-
-def _given_roots(first: str, roots: dict[str, frozenset[str]]) -> set[str]:
-    words = normalise(first).split()
-    if not words:
-        return set()
-    out: set[str] = set()
-    for form in {"".join(words), words[0]}:
-        out |= roots.get(form, frozenset({form}))
-    return out
-
+from link import watchkeys
 
 def visitor_keys(first: str, last: str, dob: date | None,
                  nicknames: Iterable[Sequence[str]]) -> tuple[frozenset[str], frozenset[str]]:
-    """(name keys, dob keys) of a visitor, in the hub's plain form (before hashing)."""
-    roots = _roots(nicknames)
-    names = frozenset(f"{s}|{g}" for s in _surname_forms(last) for g in _given_roots(first, roots))
+    """(name keys, dob keys) of a visitor, in the plain form the hub hashes (link.watchkeys)."""
+    names = watchkeys.name_keys(first, last, watchkeys.nickname_roots(nicknames))
     if dob is None:
         return names, frozenset()
-    dobs = {dob.isoformat()}
-    if dob.day <= 12 and dob.day != dob.month:
-        dobs.add(date(dob.year, dob.day, dob.month).isoformat())
-    return names, frozenset(f"{n}|{d}" for n in names for d in dobs)
-
-
-def _hash(secret: bytes, key: str) -> str:
-    return hmac.new(secret, key.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
+    return names, watchkeys.dob_keys(names, dob)
 
 
 Outcome = Literal["clear", "possible_match", "stale"]
@@ -144,10 +87,10 @@ class WatchCache:
         names, dobs = visitor_keys(first, last, dob, self.nicknames)
         hits: set[int] = set()
         for key in names:
-            ids = self.by_name.get(_hash(self.secret, key), ())
+            ids = self.by_name.get(watchkeys.hash_key(self.secret, key), ())
             hits.update(ids if dob is None else (i for i in ids if i in self.without_dob))
         for key in dobs:
-            hits.update(self.by_dob.get(_hash(self.secret, key), ()))
+            hits.update(self.by_dob.get(watchkeys.hash_key(self.secret, key), ()))
         if hits:
             return CachedVerdict("possible_match", tuple(sorted(hits)))
         return CachedVerdict("clear")

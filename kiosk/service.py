@@ -30,7 +30,8 @@ from kiosk import aamva, badge, roster, text, vision
 from link import visits as wire
 from kiosk.flow import Draft
 from kiosk.hublink import HubGateway, new_corr
-from kiosk.screening import WatchCache, normalise
+from kiosk.screening import WatchCache
+from link.watchkeys import normalise
 from kiosk.store import KioskStore, token_hash
 from link.envelope import format_at
 from link.messages import LockdownRequest, VisitSignedIn, VisitSignedOut

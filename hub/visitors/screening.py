@@ -26,10 +26,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+
+from link import watchkeys
+from link.watchkeys import (MIN_SURNAME_PART, dob_forms, dob_keys, hash_key, nickname_roots, normalise,
+                            surname_forms)
 
 #: Given names that are the same person's name. Each group is one root.
 NICKNAMES: tuple[tuple[str, ...], ...] = (
@@ -98,75 +101,17 @@ NICKNAMES: tuple[tuple[str, ...], ...] = (
     ("luis", "luiz", "lou", "louis", "lucho"),
 )
 
-#: Surname words shorter than this do not match on their own (``de``, ``la``, ``da``).
-MIN_SURNAME_PART = 3
-
-
-def normalise(value: str) -> str:
-    """Case-, accent- and punctuation-insensitive form of a name, words separated by one space."""
-    decomposed = unicodedata.normalize("NFKD", value or "")
-    letters = []
-    for ch in decomposed:
-        if unicodedata.combining(ch):
-            continue
-        if ch in "'’`´.":
-            continue
-        letters.append(ch if ch.isalnum() else " ")
-    return " ".join("".join(letters).casefold().split())
-
-
-def surname_forms(last: str) -> frozenset[str]:
-    """The surname run together, and each of its words long enough to stand alone."""
-    words = normalise(last).split()
-    if not words:
-        return frozenset()
-    forms = {"".join(words)}
-    if len(words) > 1:
-        forms.update(w for w in words if len(w) >= MIN_SURNAME_PART)
-    return frozenset(forms)
-
-
-def nickname_roots(nicknames: Iterable[Sequence[str]]) -> dict[str, frozenset[str]]:
-    """Name -> the roots (group heads) it belongs to, from a table like :data:`NICKNAMES`."""
-    roots: dict[str, set[str]] = {}
-    for group in nicknames:
-        head = normalise(group[0]).replace(" ", "")
-        for name in group:
-            roots.setdefault(normalise(name).replace(" ", ""), set()).add(head)
-    return {name: frozenset(heads) for name, heads in roots.items()}
-
-
 _DEFAULT_ROOTS = nickname_roots(NICKNAMES)
 
 
 def given_roots(first: str, roots: dict[str, frozenset[str]] | None = None) -> frozenset[str]:
-    """The roots of the first given name (whole and, if compound, its first word)."""
-    roots = _DEFAULT_ROOTS if roots is None else roots
-    words = normalise(first).split()
-    if not words:
-        return frozenset()
-    out: set[str] = set()
-    for form in {"".join(words), words[0]}:
-        out |= roots.get(form, frozenset({form}))
-    return frozenset(out)
+    """The roots of the first given name, with the district's nickname table by default."""
+    return watchkeys.given_roots(first, _DEFAULT_ROOTS if roots is None else roots)
 
 
 def name_keys(first: str, last: str, roots: dict[str, frozenset[str]] | None = None) -> frozenset[str]:
-    """Every ``surname|root`` pair of a person: two people share one when their names match."""
-    return frozenset(f"{s}|{g}" for s in surname_forms(last) for g in given_roots(first, roots))
-
-
-def dob_forms(dob: date) -> frozenset[str]:
-    """The birth date and, where it is a real date, its day/month swap."""
-    forms = {dob.isoformat()}
-    if dob.day <= 12 and dob.day != dob.month:
-        forms.add(date(dob.year, dob.day, dob.month).isoformat())
-    return frozenset(forms)
-
-
-def dob_keys(names: Iterable[str], dob: date) -> frozenset[str]:
-    """``surname|root|YYYY-MM-DD`` for each name key and each birth-date form."""
-    return frozenset(f"{n}|{d}" for n in names for d in dob_forms(dob))
+    """Every ``surname|root`` pair of a person, with the district's nickname table by default."""
+    return watchkeys.name_keys(first, last, _DEFAULT_ROOTS if roots is None else roots)
 
 
 @dataclass(frozen=True)
@@ -233,11 +178,6 @@ class WatchIndex:
                 hits.update(self.by_dob.get(key, ()))
         gone = set(dismissed) & hits
         return Screening(hits=tuple(sorted(hits - gone)), dismissed=tuple(sorted(gone)))
-
-
-def hash_key(secret: bytes, key: str) -> str:
-    """A match key as the kiosk cache carries it: 8 bytes of HMAC-SHA256, hex."""
-    return hmac.new(secret, key.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
 
 
 def cache_entries(entries: Iterable[WatchEntry], secret: bytes,
