@@ -8,7 +8,6 @@ commands (``init``, ``account``, ``token``, ``audit``) through ``hub.auth.cli.re
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import logging
 import os
@@ -30,7 +29,10 @@ def _now() -> datetime:
 def _actor() -> Any:
     from hub.auth.services import console_actor
 
-    return console_actor(getpass.getuser())
+    from hub.auth.cli import _operator
+
+    # The person at the console (the sudo user under `sudo -u gatehouse`), not the service user.
+    return console_actor(_operator())
 
 
 def _app(args: argparse.Namespace) -> Any:
