@@ -12,6 +12,7 @@ within 100 ms. Run: ``.venv/bin/python -m bench.hardware_reader [--seconds 5] [-
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import statistics
 import threading
@@ -126,6 +127,13 @@ def main() -> None:
         p95 = lat[min(len(lat) - 1, int(0.95 * len(lat)))]
         print(f"  presentation -> report over {len(lat)} taps: median {statistics.median(lat):.1f} ms, "
               f"p95 {p95:.1f} ms, max {lat[-1]:.1f} ms  (target <= 100 ms)")
+        tag = "irq" if irq else "polling"
+        for name, value, unit, target in (
+                (f"idle reader CPU ({tag}, emulated chip included)", idle["process_pct"], "% of a core", 5),
+                (f"idle reader CPU ({tag}, driver and library only)", idle["driver_pct"], "% of a core", 5),
+                (f"card presented -> reported ({tag}), p95", p95, "ms", 100)):
+            print(json.dumps({"name": name, "value": round(value, 2), "unit": unit, "target": target,
+                              "better": "lower"}))
 
 
 if __name__ == "__main__":
