@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import need_service
+
 from hub import cli as hub_cli
 from hub import config as hub_config
 from tests.deploy.conftest import DEPLOY, DOCS, REPO, parse_unit, script, values
@@ -154,7 +156,7 @@ def test_anchors_linked_between_the_pages_exist() -> None:
 def test_nftables_ruleset_is_valid() -> None:
     nft = shutil.which("nft") or ("/usr/sbin/nft" if Path("/usr/sbin/nft").exists() else None)
     if nft is None:
-        pytest.skip("nftables is not installed")
+        need_service("nft")
     proc = subprocess.run([nft, "-c", "-f", str(DEPLOY / "nftables" / "gatehouse.nft")],
                           capture_output=True, text=True, timeout=30)
     if proc.returncode != 0 and "Operation not permitted" in proc.stderr:

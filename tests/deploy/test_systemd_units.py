@@ -13,6 +13,8 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import need_service
 from cryptography import x509
 
 from hub import cli as hub_cli
@@ -52,7 +54,7 @@ def test_every_expected_unit_is_shipped() -> None:
 def test_systemd_analyze_verify_is_silent(unit: Path, tmp_path: Path) -> None:
     analyze = shutil.which("systemd-analyze")
     if analyze is None:
-        pytest.skip("systemd-analyze is not installed")
+        need_service("systemd-analyze")
     # verify also checks that each ExecStart= binary exists: point /opt/gatehouse at this venv.
     for other in UNITS:  # a timer is verified together with the service it starts
         (tmp_path / other.name).write_text(other.read_text().replace(OPT_VENV, str(VENV)))
@@ -69,7 +71,7 @@ def test_systemd_analyze_verify_is_silent(unit: Path, tmp_path: Path) -> None:
 def test_the_verify_check_catches_a_bad_key(tmp_path: Path) -> None:
     analyze = shutil.which("systemd-analyze")
     if analyze is None:
-        pytest.skip("systemd-analyze is not installed")
+        need_service("systemd-analyze")
     bad = tmp_path / "bad.service"
     bad.write_text("[Service]\nExecStart=/bin/true\nRestrat=on-failure\n")
     proc = subprocess.run([analyze, "verify", str(bad)], capture_output=True, text=True, timeout=60)
@@ -206,7 +208,7 @@ def test_timer_refreshes_the_crl_well_before_it_expires(tmp_path: Path) -> None:
     assert values(timer, "Timer", "Persistent") == ["true"]
     analyze = shutil.which("systemd-analyze")
     if analyze is None:
-        pytest.skip("systemd-analyze is not installed")
+        need_service("systemd-analyze")
     out = subprocess.run([analyze, "calendar", "--iterations=2", calendar], capture_output=True,
                          text=True, timeout=30, env={**os.environ, "TZ": "UTC"}).stdout
     stamps = re.findall(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC", out)
@@ -239,7 +241,7 @@ def test_hub_units_score_low_in_systemd_security(unit: Path, tmp_path: Path) -> 
     1.8 today; the door controller, which must reach GPIO and SPI, scores 4.6)."""
     analyze = shutil.which("systemd-analyze")
     if analyze is None:
-        pytest.skip("systemd-analyze is not installed")
+        need_service("systemd-analyze")
     copy = tmp_path / unit.name
     copy.write_text(unit.read_text().replace(OPT_VENV, str(VENV)))
     proc = subprocess.run([analyze, "security", "--offline=true", "--threshold=25", str(copy)],
