@@ -14,9 +14,10 @@ from hub.api.openapi import document
 from hub.auth.permissions import PUBLIC, PermissionDenied, declare, register_resolver
 from hub.db import get_session
 from hub.keyring import get_keyring
-from hub.models import Building, Device, Keycard, KeyHolding, Person, Revocation, SecretHolding, Visit
+from hub.models import Building, Device, Keycard, KeyHolding, Person, Revocation, SecretHolding
 from hub.services import buildings, credentials, events, hr_import, people, revocations
 from hub.services.errors import Invalid, ServiceError
+from hub.visitors import services as visitor_services
 
 
 # --------------------------------------------------------------------------- errors
@@ -329,17 +330,15 @@ def doors_list(building_id: str) -> Response:
 
 @bp.get("/buildings/<building_id>/visits")
 def visits_on_site(building_id: str) -> Response:
-    """Visitors signed in and not yet signed out."""
+    """Visitors on site: signed in (or held at the desk) and not yet signed out."""
     s = get_session()
     buildings.get_building(s, building_id)
-    rows = s.scalars(select(Visit).where(Visit.building_id == building_id,
-                                         Visit.signed_out_at.is_(None))
-                     .order_by(Visit.signed_in_at))
     return jsonify({"building": building_id, "visits": [
-        {"visit": v.id, "name": v.name, "category": v.category, "host": v.host,
-         "destination": v.destination, "escort_required": v.escort_required,
+        {"visit": v.id, "status": v.status, "name": f"{v.first} {v.last}".strip(),
+         "category": v.category, "company": v.company, "host": v.host_name,
+         "destination": v.destination_name, "escort_required": v.escort_required,
          "signed_in_at": _iso(v.signed_in_at), "expires_at": _iso(v.expires_at),
-         "kiosk": v.device_id} for v in rows]})
+         "kiosk": v.device_id} for v in visitor_services.on_site(s, building_id)]})
 
 
 @bp.get("/events")

@@ -10,12 +10,12 @@ import hub.visitors.models  # noqa: F401  (watch list, visit records, holds: own
 from hub.models.buildings import AccessGroup, Building, Door, Holiday, ScheduleWindow
 from hub.models.credentials import Keycard, KeyHolding, PhysicalKey, Secret, SecretHolding
 from hub.models.devices import AclChange, Device
-from hub.models.events import Alert, Event, Visit
+from hub.models.events import Alert, Event
 from hub.models.people import Person
 from hub.models.revocations import ChecklistItem, Revocation, RevocationDoor
 
 __all__ = [
     "AccessGroup", "AclChange", "Alert", "Building", "ChecklistItem",
     "Device", "Door", "Event", "Holiday", "KeyHolding", "Keycard", "Person", "PhysicalKey",
-    "Revocation", "RevocationDoor", "ScheduleWindow", "Secret", "SecretHolding", "Visit",
+    "Revocation", "RevocationDoor", "ScheduleWindow", "Secret", "SecretHolding",
 ]

@@ -1,4 +1,8 @@
-"""Device events (each (device, seq) stored once), alerts, and visits on site."""
+"""Device events (each (device, seq) stored once) and alerts.
+
+Visits live in hub.visitors (``visit_records``); the old ``visits`` table was dropped by
+migration hub_0004.
+"""
 
 from __future__ import annotations
 
@@ -53,22 +57,3 @@ class Alert(Base):
     created_at: Mapped[datetime]
     last_at: Mapped[datetime]
     resolved_at: Mapped[datetime | None]
-
-
-class Visit(Base):
-    """A visitor signed in at a kiosk, until signed out."""
-
-    __tablename__ = "visits"
-
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"))
-    building_id: Mapped[str] = mapped_column(String(64), index=True)
-    name: Mapped[str] = mapped_column(String(200))
-    category: Mapped[str] = mapped_column(String(16))
-    host: Mapped[str] = mapped_column(String(200), default="")
-    destination: Mapped[str] = mapped_column(String(200), default="")
-    escort_required: Mapped[bool] = mapped_column(default=False)
-    signed_in_at: Mapped[datetime]
-    expires_at: Mapped[datetime | None]
-    signed_out_at: Mapped[datetime | None]
-    signed_out_how: Mapped[str | None] = mapped_column(String(16))

@@ -14,7 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from link import messages as m
-from hub.models import Device, Door, Event, Visit
+from hub.models import Device, Door, Event
 from hub.services import alerts
 from hub.services.errors import Invalid
 
@@ -75,7 +75,7 @@ _ALERTING = {"door.forced", "door.held", "device.tamper", "device.fault", "alert
 
 def apply_effects(session: Session, new: Iterable[IncomingEvent], buildings: dict[str, str | None],
                   now: datetime) -> None:
-    """Door live state, visits on site and alerts, from events stored for the first time."""
+    """Door live state and alerts, from events stored for the first time (visits: hub.visitors)."""
     new = list(new)
     wanted = {d for d in (getattr(i.body, "door", None) for i in new) if d is not None}
     doors = {d.id: d for d in session.scalars(select(Door).where(Door.id.in_(sorted(wanted))))} \
@@ -92,19 +92,6 @@ def apply_effects(session: Session, new: Iterable[IncomingEvent], buildings: dic
                     door.is_open = True
                 elif item.type == "door.closed":
                     door.is_open = False
-        if isinstance(body, m.VisitSignedIn) and building is not None:
-            if session.get(Visit, body.visit) is None:
-                expires = (datetime.fromisoformat(body.expires_at.replace("Z", "+00:00"))
-                           if body.expires_at else None)
-                session.add(Visit(id=body.visit, device_id=item.device_id, building_id=building,
-                                  name=body.name, category=body.category, host=body.host,
-                                  destination=body.destination,
-                                  escort_required=body.escort_required, signed_in_at=item.at,
-                                  expires_at=expires))
-        elif isinstance(body, m.VisitSignedOut):
-            visit = session.get(Visit, body.visit)
-            if visit is not None and visit.signed_out_at is None:
-                visit.signed_out_at, visit.signed_out_how = item.at, body.how
         if item.type in _ALERTING or (isinstance(body, m.AccessDenied)
                                       and body.reason == "revoked"):
             what = item.type if item.type != "access.denied" else "revoked card presented"
