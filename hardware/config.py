@@ -87,6 +87,16 @@ class KeypadConfig(_Strict):
         return [*self.row_pins, *self.col_pins]
 
 
+class PanicButtonConfig(_Strict):
+    """A panic button between a GPIO and GND (internal pull-up), counted after ``hold_ms``."""
+
+    type: Literal["gpio", "sim"]
+    name: Name = "panic0"
+    pin: Annotated[int, Field(ge=2, le=27, description="BCM GPIO 2-27 (0 and 1 are the HAT EEPROM's)")] = 26
+    hold_ms: Annotated[int, Field(ge=500, le=10_000)] = 2000
+    debounce_ms: Annotated[int, Field(ge=1, le=1000)] = 30
+
+
 class OpenCvCameraConfig(_Strict):
     """A USB camera by V4L2 index."""
 
@@ -193,10 +203,11 @@ class HardwareConfig(_Strict):
     keypads: list[KeypadConfig] = []
     cameras: list[CameraConfig] = []
     printers: list[PrinterConfig] = []
+    buttons: list[PanicButtonConfig] = []
 
     @model_validator(mode="after")
     def _check_names_and_pins(self) -> "HardwareConfig":
-        for kind in ("readers", "doors", "keypads", "cameras", "printers"):
+        for kind in ("readers", "doors", "keypads", "cameras", "printers", "buttons"):
             names = Counter(d.name for d in getattr(self, kind))
             dupes = sorted(n for n, c in names.items() if c > 1)
             if dupes:
@@ -225,6 +236,8 @@ class HardwareConfig(_Strict):
         for keypad in self.keypads:
             for pin in keypad.pins():
                 claim(pin, f"keypad {keypad.name}")
+        for button in self.buttons:
+            claim(button.pin, f"button {button.name}")
         return self
 
 
@@ -244,8 +257,9 @@ def simulated_controller_config(doors: int = 1) -> HardwareConfig:
 
 
 def simulated_kiosk_config(camera_source: Path, preview_dir: Path | None = None, paper_dots: int = 576) -> HardwareConfig:
-    """A kiosk made of simulators: a camera playing ``camera_source`` and a Dummy printer."""
+    """A kiosk made of simulators: a camera playing ``camera_source``, a Dummy printer, a panic button."""
     return HardwareConfig(
         cameras=[SimCameraConfig(type="sim", source=camera_source)],
         printers=[SimPrinterConfig(type="sim", paper_dots=paper_dots, preview_dir=preview_dir)],
+        buttons=[PanicButtonConfig(type="sim")],
     )

@@ -16,11 +16,13 @@ from hardware.config import (
     HardwareConfig,
     KeypadConfig,
     OpenCvCameraConfig,
+    PanicButtonConfig,
     Picamera2CameraConfig,
     SimCameraConfig,
     SimPrinterConfig,
     SimReaderConfig,
 )
+from hardware.button import PanicButton, SimPanicButton
 from hardware.door import DoorIO, SimDoorIO
 from hardware.errors import HardwareError
 from hardware.keypad import MatrixKeypad, SimKeypad
@@ -52,6 +54,7 @@ class Devices:
     keypads: dict[str, MatrixKeypad] = field(default_factory=dict)
     cameras: dict[str, Camera] = field(default_factory=dict)
     printers: dict[str, BadgePrinter] = field(default_factory=dict)
+    buttons: dict[str, PanicButton] = field(default_factory=dict)
     #: devices that could not be opened (only when built with strict=False)
     unavailable: list[DeviceInfo] = field(default_factory=list)
     #: the MockFactory the simulators share, if any were built
@@ -66,7 +69,7 @@ class Devices:
     def all(self) -> list[tuple[str, Any]]:
         """(kind, device) for every open device, in a stable order."""
         out: list[tuple[str, Any]] = []
-        for kind in ("readers", "doors", "keypads", "cameras", "printers"):
+        for kind in ("readers", "doors", "keypads", "cameras", "printers", "buttons"):
             out += [(kind[:-1], device) for device in getattr(self, kind).values()]
         return out
 
@@ -83,7 +86,7 @@ class Devices:
 
     def close(self) -> None:
         """Close every device (doors first, so strikes lock before anything else); idempotent."""
-        for kind in ("doors", "readers", "keypads", "cameras", "printers"):
+        for kind in ("doors", "readers", "keypads", "cameras", "printers", "buttons"):
             for name, device in getattr(self, kind).items():
                 try:
                     device.close()
@@ -182,7 +185,20 @@ def build_devices(config: HardwareConfig, *, pin_factory: Any = None, strict: bo
         printer = attempt("printer", printer_cfg.name, printer_cfg.type, lambda: _printer(printer_cfg))
         if printer is not None:
             devices.printers[printer_cfg.name] = printer
+
+    for button_cfg in config.buttons:
+        button = attempt("button", button_cfg.name, button_cfg.type,
+                         lambda: _button(button_cfg, pin_factory, mock_factory))
+        if button is not None:
+            devices.buttons[button_cfg.name] = button
     return devices
+
+
+def _button(cfg: PanicButtonConfig, pin_factory: Any, mock_factory: Any) -> PanicButton:
+    kwargs = dict(pin=cfg.pin, hold_s=cfg.hold_ms / 1000, debounce_s=cfg.debounce_ms / 1000)
+    if cfg.type == "sim":
+        return SimPanicButton(cfg.name, pin_factory=mock_factory(), **kwargs)
+    return PanicButton(cfg.name, pin_factory=pin_factory, **kwargs)
 
 
 def _door(cfg: DoorIOConfig, pin_factory: Any, mock_factory: Any) -> DoorIO:
