@@ -27,6 +27,8 @@ Category = Literal["visitor", "contractor", "volunteer", "parent"]
 RefId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 #: A JPEG, base64: a 240x300 head-and-shoulders photo is about 15 KB; the cap leaves room.
 PhotoB64 = Annotated[str, Field(max_length=120_000, pattern=r"^[A-Za-z0-9+/]*={0,2}$")]
+#: The number printed on a pool visitor card (ADR 0003); the card's UID never travels.
+PoolCardNumber = Annotated[int, Field(ge=1, le=9999)]
 
 
 def _no_controls(value: str) -> str:
@@ -106,6 +108,15 @@ class WatchlistFetch(Body):
     have_version: Seq | None = None
 
 
+@message("visit.pool_assign")
+class PoolAssign(Body):
+    """Staff give pool card number ``card`` to an admitted visit; answers :class:`PoolAssignResult` (ADR 0003)."""
+
+    corr: Corr
+    visit: VisitId
+    card: PoolCardNumber
+
+
 # --------------------------------------------------------------------------- events
 @message("visit.local_sign_in")
 class VisitLocalSignIn(_VisitorText, Event):
@@ -162,6 +173,8 @@ class SignOutResult(_Data):
 
     visit: VisitId
     label: FreeText
+    #: the pool card this visit held (now deactivated): ask the visitor to hand it back
+    pool_card: PoolCardNumber | None = None
 
 
 class FindMatch(_Data):
@@ -196,6 +209,18 @@ class DirectoryResult(_Data):
     destinations: list[DirectoryEntry] = Field(default_factory=list, max_length=1000)
     visit_hours: Annotated[int, Field(ge=1, le=24)] = 8
     closing: Annotated[str, Field(pattern=r"^(?:[01]\d|2[0-3]):[0-5]\d$")] = "18:00"
+    #: the building lends numbered pool cards to visitors (ADR 0003)
+    pool_cards: bool = False
+
+
+class PoolAssignResult(_Data):
+    """``resp.data`` for ``visit.pool_assign``: the card is active until ``expires_at``."""
+
+    visit: VisitId
+    card: PoolCardNumber
+    expires_at: Timestamp
+    #: how many doors the card now opens (records rooms only with an escort)
+    doors: Annotated[int, Field(ge=0)] = 0
 
 
 class WatchlistResult(_Data):
@@ -215,4 +240,7 @@ class WatchlistResult(_Data):
 
 #: Error words a ``resp`` may carry for these requests (``resp.error``).
 ERRORS = ("bad_request", "unknown_badge", "visit_closed", "unknown_host", "unknown_destination",
-          "unknown_kiosk", "not_found", "internal")
+          "unknown_kiosk", "not_found", "internal",
+          # visit.pool_assign (ADR 0003)
+          "pool_disabled", "unknown_card", "card_other_building", "card_in_use", "card_retired",
+          "visit_held")

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from link import messages as m
@@ -36,6 +36,17 @@ def _active_devices(session: Session, ids: Iterable[str]) -> list[Device]:
     return list(session.scalars(
         select(Device).where(Device.id.in_(ids), Device.status == "active").order_by(Device.id)
         .with_for_update()))
+
+
+def _active_ids(session: Session, ids: Iterable[str]) -> list[str]:
+    # Row locks in id order (PostgreSQL), the same order as _active_devices: two writers
+    # bumping overlapping devices wait for each other instead of deadlocking.
+    ids = sorted(set(ids))
+    if not ids:
+        return []
+    return list(session.scalars(
+        select(Device.id).where(Device.id.in_(ids), Device.status == "active")
+        .order_by(Device.id).with_for_update()))
 
 
 def devices_for_groups(session: Session, group_ids: Iterable[int]) -> set[str]:
@@ -145,7 +156,7 @@ def snapshot(session: Session, device: Device, now: datetime) -> list[m.AclSnaps
     doors = [_acl_door(d) for d in device.doors]
     acl_groups = [_acl_group(g, door_ids) for g in groups]
     holidays = _holidays(session, building, now)
-    creds = device_credentials(session, device, groups)
+    creds = device_credentials(session, device, groups) + lent_credentials(session, device, groups)
     fixed = len(m.AclSnapshot(**head, doors=doors, groups=acl_groups, holidays=holidays)
                 .model_dump_json())
     parts: list[list[m.AclCredential]] = [[]]
@@ -177,17 +188,60 @@ def _bump(session: Session, device: Device, now: datetime, *, kind: str,
     return change
 
 
+def _bump_all(session: Session, device_ids: Iterable[str], now: datetime, *, kind: str,
+              delta: dict | None = None) -> dict[str, int]:
+    """The same step on every active device of ``device_ids``; return device id -> version.
+
+    Three statements whatever the number of devices (lock, bump with RETURNING, one
+    multi-row insert of the changes): a termination touching every door of a district must
+    not cost a round trip per door.
+    """
+    ids = _active_ids(session, device_ids)
+    if not ids:
+        return {}
+    bumped = session.execute(
+        update(Device).where(Device.id.in_(ids))
+        .values(acl_version=Device.acl_version + 1)
+        .returning(Device.id, Device.acl_version)
+        .execution_options(synchronize_session="fetch"))
+    out = {device_id: version for device_id, version in bumped}
+    session.execute(insert(AclChange), [
+        dict(device_id=device_id, from_version=version - 1, to_version=version, kind=kind,
+             delta=None if delta is None else {**delta, "from_version": version - 1,
+                                               "to_version": version},
+             created_at=now, published=False)
+        for device_id, version in sorted(out.items())])
+    return out
+
+
 def revoke_cards(session: Session, hashes: list[str], device_ids: Iterable[str],
                  now: datetime) -> dict[str, int]:
     """Queue a delta revoking ``hashes`` on each device; return device id -> version."""
-    out: dict[str, int] = {}
     if not hashes:
+        return {}
+    return _bump_all(session, device_ids, now, kind="delta", delta={"revoke": sorted(hashes)})
+
+
+def upsert_credentials(session: Session, creds: list[m.AclCredential], device_ids: Iterable[str],
+                       now: datetime) -> dict[str, int]:
+    """Queue a delta adding (or replacing) ``creds`` on each device; return device id -> version."""
+    out: dict[str, int] = {}
+    if not creds:
         return out
+    bodies = [c.model_dump(mode="json", exclude_none=True) for c in creds]
     for device in _active_devices(session, device_ids):
-        change = _bump(session, device, now, kind="delta", delta={"revoke": sorted(hashes)})
-        out[device.id] = change.to_version
+        out[device.id] = _bump(session, device, now, kind="delta",
+                               delta={"credentials": bodies}).to_version
     session.flush()
     return out
+
+
+def lent_credentials(session: Session, device: Device,
+                     groups: list[AccessGroup]) -> list[m.AclCredential]:
+    """Cards held by no person but lent to a visit (pool visitor cards, ADR 0003) for a snapshot."""
+    from hub.visitors import pool  # NOTE: lazy, hub.visitors imports this module
+
+    return pool.device_credentials(session, device, groups)
 
 
 def push_person(session: Session, person: Person, before: set[str], now: datetime) -> dict[str, int]:
@@ -216,11 +270,7 @@ def push_person(session: Session, person: Person, before: set[str], now: datetim
 
 def mark_snapshot(session: Session, device_ids: Iterable[str], now: datetime) -> dict[str, int]:
     """Doors, groups, holidays or lockdown changed: these devices get a fresh snapshot."""
-    out = {}
-    for device in _active_devices(session, device_ids):
-        out[device.id] = _bump(session, device, now, kind="snapshot").to_version
-    session.flush()
-    return out
+    return _bump_all(session, device_ids, now, kind="snapshot")
 
 
 def building_devices(session: Session, building_id: str) -> set[str]:

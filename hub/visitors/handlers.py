@@ -17,7 +17,7 @@ Interface for the bridge (``hub/bridge.py``)::
 ``settings`` is one long-lived :class:`hub.visitors.services.VisitorSettings` per process
 (it caches the watch-list index), e.g. ``VisitorSettings.from_site_key(keyring.site_key)``;
 ``now`` is the hub's aware UTC time. The per-type functions (``sign_in``, ``sign_out``,
-``find``, ``directory``, ``watchlist``, ``on_signed_in``, ``on_signed_out``,
+``find``, ``directory``, ``watchlist``, ``pool_assign``, ``on_signed_in``, ``on_signed_out``,
 ``on_local_sign_in``, ``on_abandoned``) have the same arguments minus ``type_name``.
 """
 
@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from link.messages import Response
-from hub.visitors import services
+from hub.visitors import pool, services
 from hub.visitors.services import VisitorError, VisitorSettings
 
 log = logging.getLogger("gatehouse.hub.visitors")
@@ -63,6 +63,11 @@ def watchlist(session: Session, settings: VisitorSettings, device_id: str, body:
                                    have_version=getattr(body, "have_version", None))
 
 
+def pool_assign(session: Session, settings: VisitorSettings, device_id: str, body: Any, now: datetime) -> dict:
+    """``visit.pool_assign`` -> PoolAssignResult data (ADR 0003)."""
+    return pool.assign_from_kiosk(session, settings, device_id, body, now)
+
+
 def on_signed_in(session: Session, settings: VisitorSettings, device_id: str, body: Any, now: datetime) -> None:
     """``visit.signed_in``: the badge printed."""
     services.confirm_printed(session, device_id, body.visit, now)
@@ -87,7 +92,7 @@ Handler = Callable[[Session, VisitorSettings, str, Any, datetime], Any]
 
 REQUEST_TYPES: dict[str, Handler] = {
     "visit.sign_in": sign_in, "visit.sign_out": sign_out, "visit.find": find,
-    "visit.directory": directory, "visit.watchlist": watchlist,
+    "visit.directory": directory, "visit.watchlist": watchlist, "visit.pool_assign": pool_assign,
 }
 EVENT_TYPES: dict[str, Handler] = {
     "visit.signed_in": on_signed_in, "visit.signed_out": on_signed_out,

@@ -151,3 +151,8 @@ class VisitHold(Base):
     decided_at: Mapped[datetime | None]
 
     visit: Mapped[VisitRecord] = relationship(back_populates="holds")
+
+
+# Pool visitor keycards (ADR 0003) have tables of their own; importing them here registers them
+# wherever the visitor tables are registered (hub.models, Alembic).
+from hub.visitors import pool_models as _pool_models  # noqa: E402,F401

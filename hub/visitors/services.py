@@ -458,7 +458,15 @@ def sign_out(session: Session, device_id: str, *, how: str, now: datetime, token
     if visit.status not in ("on_site", "pending"):
         raise VisitorError("visit_closed", visit.status)
     _close(visit, how, now)
-    return {"visit": visit.id, "label": visit.label}
+    card = _end_pool_loan(session, visit, how, now)
+    return {"visit": visit.id, "label": visit.label, **({"pool_card": card} if card else {})}
+
+
+def _end_pool_loan(session: Session, visit: VisitRecord, how: str, now: datetime) -> int | None:
+    """A closed visit's pool card (ADR 0003) is revoked at every door; its number, if it had one."""
+    from hub.visitors import pool  # NOTE: lazy, pool imports this module
+
+    return pool.on_visit_closed(session, visit, how, now)
 
 
 def record_sign_out(session: Session, device_id: str, visit_id: str, how: str, now: datetime) -> None:
@@ -469,6 +477,7 @@ def record_sign_out(session: Session, device_id: str, visit_id: str, how: str, n
         return
     if visit.status in ("on_site", "pending"):
         _close(visit, how, now)
+        _end_pool_loan(session, visit, how, now)
 
 
 def find_own_visit(session: Session, device_id: str, first: str, last: str) -> dict:
@@ -501,10 +510,13 @@ def directory(session: Session, settings: VisitorSettings, device_id: str, now: 
         .order_by(VisitDestination.name))
     host_rows = [{"id": p.staff_id, "name": p.name[:120], "detail": p.title[:120]} for p in hosts]
     dest_rows = [{"id": d.slug, "name": d.name} for d in dests]
-    digest = hashlib.sha256(repr((host_rows, dest_rows, settings.closing)).encode()).digest()
+    from hub.visitors import pool  # NOTE: lazy, pool imports this module
+
+    pool_cards = pool.is_enabled(session, device.building_id)
+    digest = hashlib.sha256(repr((host_rows, dest_rows, settings.closing, pool_cards)).encode()).digest()
     return {"version": int.from_bytes(digest[:6], "big"), "building": building.name if building else "",
             "tz": building.tz if building else "UTC", "hosts": host_rows, "destinations": dest_rows,
-            "visit_hours": settings.visit_hours, "closing": settings.closing}
+            "visit_hours": settings.visit_hours, "closing": settings.closing, "pool_cards": pool_cards}
 
 
 def add_destination(session: Session, building_id: str, slug: str, name: str) -> VisitDestination:
@@ -567,6 +579,7 @@ def close_at_closing(session: Session, building_id: str, now: datetime) -> list[
     still = [v for v in on_site(session, building_id) if v.status in ("on_site", "pending")]
     for visit in still:
         _close(visit, "closing", now)
+        _end_pool_loan(session, visit, "closing", now)
     if still:
         raise_alert(session, key=f"not-signed-out:{building_id}:{now.date().isoformat()}",
                     kind="visits_not_signed_out", severity="warning",

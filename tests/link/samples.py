@@ -56,4 +56,5 @@ SAMPLES: dict[str, m.Body] = {
                                               company="QuickFix Plumbing", signed_in_at="2026-11-28T14:00:00.000000Z",
                                               screening="clear", cache_version=9, escort_required=True),
     "visit.abandoned": v.VisitAbandoned(visit="v-0123456789", reason="printer"),
+    "visit.pool_assign": v.PoolAssign(corr="c-00000008", visit="v-0123456789", card=7),
 }
