@@ -50,6 +50,8 @@ def load_config(args: argparse.Namespace) -> kconfig.KioskToml:
     if args.simulate:
         sim = kconfig.simulated(cfg.kiosk.state_dir, source)
         cfg = cfg.model_copy(update={"camera": sim.camera, "printer": sim.printer, "fallback_printer": None})
+        if cfg.panic_button is not None:
+            cfg = cfg.model_copy(update={"panic_button": cfg.panic_button.model_copy(update={"type": "sim"})})
     return cfg
 
 
@@ -93,22 +95,30 @@ def build(cfg: kconfig.KioskToml, *, simulate: bool = False) -> Any:
     printers = [make_printer(cfg.printer, "printer0")]
     if cfg.fallback_printer is not None:
         printers.append(make_printer(cfg.fallback_printer, "printer1"))
-    return Kiosk(kiosk_id=cfg.kiosk.id, camera=make_camera(cfg.camera), printers=printers, gateway=gateway,
-                 store=KioskStore(state / "kiosk.db"), paper_dots=cfg.printer.paper_dots,
-                 hub_timeout_s=cfg.kiosk.hub_timeout_s, watch_max_age_s=cfg.kiosk.watch_max_age_s,
-                 visit_hours=cfg.kiosk.visit_hours, idle_s=cfg.kiosk.idle_s, staff_pin=staff_pin)
+    kiosk = Kiosk(kiosk_id=cfg.kiosk.id, camera=make_camera(cfg.camera), printers=printers, gateway=gateway,
+                  store=KioskStore(state / "kiosk.db"), paper_dots=cfg.printer.paper_dots,
+                  hub_timeout_s=cfg.kiosk.hub_timeout_s, watch_max_age_s=cfg.kiosk.watch_max_age_s,
+                  visit_hours=cfg.kiosk.visit_hours, idle_s=cfg.kiosk.idle_s, staff_pin=staff_pin)
+    if cfg.panic_button is not None:
+        from kiosk.devices import make_panic_button
+        from kiosk.panic import PanicAlarm
+
+        kiosk.panic = PanicAlarm(gateway=gateway, store=kiosk.store, clock=kiosk.clock,
+                                 timeout_s=cfg.kiosk.hub_timeout_s, button=make_panic_button(cfg.panic_button))
+    return kiosk
 
 
 def list_devices(cfg: kconfig.KioskToml) -> int:
     """Print each device and its state as a JSON line; 1 if one cannot be opened."""
     from hardware.errors import HardwareError
-    from kiosk.devices import make_camera, make_printer
+    from kiosk.devices import make_camera, make_panic_button, make_printer
 
     status = 0
     for role, make in (("camera", lambda: make_camera(cfg.camera)),
                        ("printer", lambda: make_printer(cfg.printer, "printer0")),
                        ("fallback_printer", (lambda: make_printer(cfg.fallback_printer, "printer1"))
-                        if cfg.fallback_printer else None)):
+                        if cfg.fallback_printer else None),
+                       ("panic_button", (lambda: make_panic_button(cfg.panic_button)) if cfg.panic_button else None)):
         if make is None:
             continue
         try:
@@ -122,6 +132,8 @@ def list_devices(cfg: kconfig.KioskToml) -> int:
             if role == "camera":
                 frame = device.grab(timeout_s=3.0)
                 info["frame"] = list(frame.shape)
+            elif role == "panic_button":
+                pass  # its state says pressed or stuck
             else:
                 printer_status = device.status()
                 info["online"], info["paper"] = printer_status.online, printer_status.paper

@@ -17,6 +17,11 @@ Example::
     product_id = 0x0e15
     paper_dots = 576
 
+    [panic_button]           # optional: a held press asks the hub for a lockdown
+    type = "gpio"            # or "sim" (gpiozero MockFactory)
+    pin = 26                 # BCM; the button goes between GPIO26 (pin 37) and GND (pin 39)
+    hold_s = 2.0
+
     [link]                   # omit to run without a hub (offline only)
     host = "hub.district.example"
     port = 8883
@@ -37,7 +42,7 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 DeviceId = Annotated[str, Field(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")]
 
@@ -113,6 +118,24 @@ class PrinterSection(_Strict):
     preview_dir: str | None = None
 
 
+class PanicButtonSection(_Strict):
+    """``[panic_button]``: a held press asks the hub for a lockdown (``gpio``, or ``sim`` on MockFactory)."""
+
+    type: Literal["gpio", "sim"]
+    #: BCM GPIO number; the button goes between this pin and GND (internal pull-up)
+    pin: int = 26
+    #: how long the button must be held before it counts (no accidental lockdowns)
+    hold_s: Annotated[float, Field(ge=0.5, le=10)] = 2.0
+
+    @field_validator("pin")
+    @classmethod
+    def _usable_pin(cls, pin: int) -> int:
+        if not 2 <= pin <= 27:
+            raise ValueError(f"GPIO {pin} cannot be used: give a BCM number from 2 to 27 "
+                             "(0 and 1 belong to the HAT EEPROM)")
+        return pin
+
+
 class LinkSection(_Strict):
     """How to reach the hub: the broker (TLS client certificate) and the signing keys."""
 
@@ -132,6 +155,7 @@ class KioskToml(_Strict):
     camera: CameraSection
     printer: PrinterSection
     fallback_printer: PrinterSection | None = None
+    panic_button: PanicButtonSection | None = None
     link: LinkSection | None = None
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from hardware.camera import OpenCvCamera, Picamera2Camera, SimCamera
 from hardware.errors import ConfigError as HardwareConfigError
 from hardware.printer import EscposPrinter, SimPrinter
-from kiosk.config import OpenCvCameraSection, Picamera2Section, PrinterSection, SimCameraSection
+from kiosk.config import OpenCvCameraSection, PanicButtonSection, Picamera2Section, PrinterSection, SimCameraSection
 
 
 def make_camera(section: Any) -> Any:
@@ -49,3 +49,12 @@ def make_printer(section: PrinterSection, name: str = "printer0") -> Any:
         transport = transports.File(section.device, profile=profile)
     return EscposPrinter(name=name, paper_dots=section.paper_dots, profile=profile, printer=transport,
                          check_status=section.type != "file")
+
+
+def make_panic_button(section: PanicButtonSection, *, pin_factory: Any = None) -> Any:
+    """The panic button a ``[panic_button]`` section describes (``sim``: on a gpiozero MockFactory)."""
+    from hardware.button import PanicButton, SimPanicButton
+
+    if section.type == "sim":
+        return SimPanicButton("panic0", pin=section.pin, hold_s=section.hold_s, pin_factory=pin_factory)
+    return PanicButton("panic0", pin=section.pin, hold_s=section.hold_s, pin_factory=pin_factory)

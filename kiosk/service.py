@@ -94,6 +94,8 @@ class Kiosk:
         self._staff_pin = staff_pin
         self._pin_failures = 0
         self._pin_locked_until: datetime | None = None
+        #: the panic button's sender (:class:`kiosk.panic.PanicAlarm`), or None without a button
+        self.panic: Any = None
 
     # ------------------------------------------------------------------ lifecycle
     def start(self, refresh_s: float = 300.0) -> None:
@@ -102,6 +104,8 @@ class Kiosk:
         self._refresher = threading.Thread(target=self._refresh_loop, args=(refresh_s,), daemon=True,
                                            name="kiosk-refresh")
         self._refresher.start()
+        if self.panic is not None:
+            self.panic.start()
 
     def _refresh_loop(self, refresh_s: float) -> None:
         while not self._stop.is_set():
@@ -117,6 +121,8 @@ class Kiosk:
         self._stop.set()
         if self._refresher is not None:
             self._refresher.join(timeout=5)
+        if self.panic is not None:
+            self.panic.stop()
         self.gateway.close()
         for device in (self.camera, *self.printers):
             try:
@@ -336,6 +342,7 @@ class Kiosk:
             "watchlist_version": cache.version if cache else None,
             "watchlist_fresh": bool(cache and cache.is_fresh(now)),
             "directory_version": self.directory().version,
+            "panic": self.panic.state() if self.panic is not None else None,
         }
 
     # ------------------------------------------------------------------ sign-in

@@ -37,6 +37,11 @@ CREATE TABLE IF NOT EXISTS cache (
     body TEXT NOT NULL,
     fetched_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS pending (
+    name TEXT PRIMARY KEY,
+    body TEXT NOT NULL,
+    since TEXT NOT NULL
+);
 """
 
 
@@ -143,6 +148,25 @@ class KioskStore:
             cur = self._db.execute("DELETE FROM roster WHERE ended_at IS NOT NULL AND ended_at < ?",
                                    (_iso(now - keep),))
         return cur.rowcount
+
+    # ------------------------------------------------------------------ pending requests
+    def put_pending(self, name: str, body: Any, now: datetime) -> bool:
+        """Keep a request the hub must still hear (the first one wins); False if one was waiting."""
+        with self._lock:
+            cur = self._db.execute("INSERT OR IGNORE INTO pending (name, body, since) VALUES (?,?,?)",
+                                   (name, json.dumps(body, separators=(",", ":")), _iso(now)))
+        return cur.rowcount == 1
+
+    def get_pending(self, name: str) -> tuple[Any, datetime] | None:
+        """(body, since) of a waiting request, or None."""
+        with self._lock:
+            row = self._db.execute("SELECT body, since FROM pending WHERE name = ?", (name,)).fetchone()
+        return None if row is None else (json.loads(row[0]), _dt(row[1]))
+
+    def clear_pending(self, name: str, since: datetime) -> None:
+        """The hub has answered the request waiting since ``since``: forget it."""
+        with self._lock:
+            self._db.execute("DELETE FROM pending WHERE name = ? AND since = ?", (name, _iso(since)))
 
     # ------------------------------------------------------------------ caches
     def put_cache(self, name: str, body: Any, now: datetime) -> None:
