@@ -37,6 +37,7 @@ from link.client import BrokerConfig, Inbound, LinkClient
 from link.envelope import Envelope, Signer, open_envelope
 from link.sequence import ReplayGuard
 from hub.visitors import handlers as visitor_handlers
+from hub.visitors import pool as visitor_pool
 from hub.db import Database
 from hub.keyring import Keyring
 from hub.models import AclChange, Device
@@ -395,6 +396,8 @@ class Bridge:
                 if upto is not None and upto != before:
                     acks[device_id] = upto
             revocations.check_overdue_keys(s, self.clock())
+            # pool visitor cards (ADR 0003): revoke at expiry, flag cards not handed back
+            visitor_pool.sweep(s, self.clock())
         for device_id, upto in acks.items():
             self._send(topics.hub_ack(device_id), m.EventsAck(upto=upto))
             self.stats.acks_sent += 1

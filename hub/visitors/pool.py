@@ -247,12 +247,14 @@ def assign(session: Session, building_id: str, visit_id: str, number: int, *, by
                           active_card=card.id, active_visit=visit.id, group_slug=group.slug,
                           holder=_holder(number, visit.id), assigned_at=now,
                           assigned_by=actor_label(by)[:200], expires_at=until, activated={}, revoked={})
+    session.add(loan)
     try:
-        with session.begin_nested():
-            session.add(loan)
-            session.flush()
+        session.flush()
     except IntegrityError:
-        # Another worker lent this card (or gave this visit a card) a moment ago.
+        # Another worker lent this card (or gave this visit a card) a moment ago. Nothing was
+        # written before this point, so rolling back loses only this attempt. (No SAVEPOINT:
+        # pysqlite leaves a statement open after one and the next commit fails.)
+        session.rollback()
         raise VisitorError("card_in_use", f"card {number} was lent a moment ago") from None
     loan.card = card
     # The card is in the desk's hands: a loan that ended without a recorded return is returned now.
