@@ -404,7 +404,7 @@ class Kiosk:
         if result.outcome == "held":
             self.store.add_visit(visit=visit, token=token, first=draft.first, last=draft.last,
                                  category=draft.category or "visitor", host="", signed_in_at=now,
-                                 expires_at=expires, state="held", offline=False)
+                                 expires_at=expires, state="held", offline=False, photo=draft.photo_jpeg)
             log.info("sign-in held visit=%s", visit)
             return Outcome("held", "see_desk", visit=visit)
         host_name, dest_name = self._names(draft)
@@ -417,7 +417,8 @@ class Kiosk:
             return Outcome("error", "printer")
         self.store.add_visit(visit=visit, token=token, first=draft.first, last=draft.last,
                              category=draft.category or "visitor", host=result.host_name or host_name,
-                             signed_in_at=now, expires_at=expires, state="on_site", offline=False)
+                             signed_in_at=now, expires_at=expires, state="on_site", offline=False,
+                             photo=draft.photo_jpeg)
         self.gateway.send_event(VisitSignedIn(
             visit=visit, name=text.clean(f"{draft.first} {draft.last}", max_len=200),
             category=draft.category or "visitor", host=result.host_name[:200],
@@ -449,7 +450,7 @@ class Kiosk:
             self.gateway.send_event(wire.VisitLocalSignIn(**event))
             self.store.add_visit(visit=visit, token=token, first=draft.first, last=draft.last,
                                  category=draft.category or "visitor", host="", signed_in_at=now,
-                                 expires_at=expires, state="held", offline=True)
+                                 expires_at=expires, state="held", offline=True, photo=draft.photo_jpeg)
             log.info("offline sign-in held visit=%s screening=%s", visit, verdict_outcome)
             return Outcome("held", "see_desk", visit=visit)
         host_name, dest_name = self._names(draft)
@@ -464,7 +465,7 @@ class Kiosk:
             escort_required=escort, expires_at=format_at(expires), offline=True))
         self.store.add_visit(visit=visit, token=token, first=draft.first, last=draft.last,
                              category=draft.category or "visitor", host=host_name, signed_in_at=now,
-                             expires_at=expires, state="on_site", offline=True)
+                             expires_at=expires, state="on_site", offline=True, photo=draft.photo_jpeg)
         log.info("offline sign-in visit=%s cache_version=%s", visit, version)
         # The visitor sees the same screen as online: nothing alarming.
         return Outcome("printed", "badge_printing", visit=visit, label=text.initial_form(draft.first, draft.last),
@@ -564,7 +565,7 @@ class Kiosk:
         now = self.clock()
         visits = self.store.on_site()
         image = roster.render(visits, printed_at=now.astimezone(self.zone()), building=self.directory().building,
-                              paper_dots=self.paper_dots)
+                              paper_dots=self.paper_dots, photos=self.store.photos([v.visit for v in visits]))
         printer = self._ready_printer() or (self.printers[0] if self.printers else None)
         if printer is None or self._print(printer, image) is None:
             return Outcome("error", "printer")

@@ -3,8 +3,12 @@
 SQLite in WAL mode with ``synchronous=FULL`` in the state folder. The roster keeps, per visit
 signed in at this kiosk, what sign-out and the emergency roster need when the hub is away:
 the badge token's SHA-256, the name, times and state. Visits are purged a day after they end.
-The caches keep the hub's directory and hashed watch list (no names in it). Nothing here holds
-a date of birth, an ID number, an address or an ID image.
+While a visit is open its photo is kept too (``visit_media``: the roster's thumbnail), and a
+visit held for the desk also keeps its badge token, so the badge can print when the desk
+admits the visitor; both are deleted when the visit ends, with ``secure_delete`` on so the
+freed pages are overwritten, not left readable in the file. The caches keep the hub's
+directory and hashed watch list (no names in it). Nothing here holds a date of birth, an ID
+number, an address or an ID image.
 """
 
 from __future__ import annotations
@@ -36,6 +40,11 @@ CREATE TABLE IF NOT EXISTS cache (
     name TEXT PRIMARY KEY,
     body TEXT NOT NULL,
     fetched_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS visit_media (
+    visit TEXT PRIMARY KEY,
+    photo BLOB,
+    token TEXT
 );
 CREATE TABLE IF NOT EXISTS pending (
     name TEXT PRIMARY KEY,
@@ -91,6 +100,8 @@ class KioskStore:
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
+            # Deleted photos and tokens are overwritten in the file, not just unlinked (WISP VII.A).
+            self._db.execute("PRAGMA secure_delete=ON")
             self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
@@ -100,14 +111,44 @@ class KioskStore:
 
     # ------------------------------------------------------------------ roster
     def add_visit(self, *, visit: str, token: str, first: str, last: str, category: str, host: str,
-                  signed_in_at: datetime, expires_at: datetime | None, state: str, offline: bool) -> None:
-        """Record a visit signed in here."""
+                  signed_in_at: datetime, expires_at: datetime | None, state: str, offline: bool,
+                  photo: bytes | None = None) -> None:
+        """Record a visit signed in here, with its photo; a ``held`` visit also keeps its token."""
         with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO roster (visit, token_hash, first, last, category, host, signed_in_at,"
-                " expires_at, state, offline) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (visit, token_hash(token), first, last, category, host, _iso(signed_in_at), _iso(expires_at),
-                 state, int(offline)))
+            self._db.execute("BEGIN")
+            try:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO roster (visit, token_hash, first, last, category, host, signed_in_at,"
+                    " expires_at, state, offline) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (visit, token_hash(token), first, last, category, host, _iso(signed_in_at), _iso(expires_at),
+                     state, int(offline)))
+                self._db.execute("INSERT OR REPLACE INTO visit_media (visit, photo, token) VALUES (?,?,?)",
+                                 (visit, photo or None, token if state == "held" else None))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def photos(self, visits: list[str]) -> dict[str, bytes]:
+        """The JPEG of each of these visits that has one."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT visit, photo FROM visit_media WHERE photo IS NOT NULL AND visit IN "
+                f"({','.join('?' * len(visits))})", list(visits)).fetchall() if visits else []
+        return {visit: bytes(photo) for visit, photo in rows}
+
+    def held_token(self, visit: str) -> str | None:
+        """The badge token a held visit keeps for the desk's admit, or None."""
+        with self._lock:
+            row = self._db.execute("SELECT token FROM visit_media WHERE visit = ?", (visit,)).fetchone()
+        return row[0] if row else None
+
+    def admitted(self, visit: str, host: str, expires_at: datetime | None) -> None:
+        """A held visit's badge printed: it is on site, its token is no longer kept."""
+        with self._lock:
+            self._db.execute("UPDATE roster SET state = 'on_site', host = ?, expires_at = ? WHERE visit = ?",
+                             (host, _iso(expires_at), visit))
+            self._db.execute("UPDATE visit_media SET token = NULL WHERE visit = ?", (visit,))
 
     def _row(self, row: tuple | None) -> RosterVisit | None:
         if row is None:
@@ -131,9 +172,10 @@ class KioskStore:
         return self._row(row)
 
     def end(self, visit: str, state: str, now: datetime) -> None:
-        """Mark a visit signed out (or abandoned)."""
+        """Mark a visit signed out (or abandoned, refused); its photo and any token are deleted."""
         with self._lock:
             self._db.execute("UPDATE roster SET state = ?, ended_at = ? WHERE visit = ?", (state, _iso(now), visit))
+            self._db.execute("DELETE FROM visit_media WHERE visit = ?", (visit,))
 
     def on_site(self) -> list[RosterVisit]:
         """Visits signed in here and not out, oldest first."""
@@ -147,6 +189,7 @@ class KioskStore:
         with self._lock:
             cur = self._db.execute("DELETE FROM roster WHERE ended_at IS NOT NULL AND ended_at < ?",
                                    (_iso(now - keep),))
+            self._db.execute("DELETE FROM visit_media WHERE visit NOT IN (SELECT visit FROM roster)")
         return cur.rowcount
 
     # ------------------------------------------------------------------ pending requests

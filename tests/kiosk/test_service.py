@@ -214,3 +214,17 @@ def test_refresh_confirms_an_unchanged_list(kiosk_env) -> None:
     after = env.kiosk.watch_cache()
     assert after.version == before.version and after.issued_at >= before.issued_at
     assert env.hub.requests.count("visit.watchlist") == 2  # one full page, then one "unchanged"
+
+
+def test_roster_printed_while_the_hub_is_away_shows_the_visitors_photo(kiosk_env) -> None:
+    from kiosk import roster
+    from tests.kiosk.test_roster import find_thumbnail, raster_rows
+
+    env = kiosk_env
+    draft = _draft(env.kiosk)
+    assert env.kiosk.sign_in(draft).kind == "printed"
+    env.hub.stop()  # the hub is away: the roster comes from the kiosk's own store
+    outcome = env.kiosk.print_roster()
+    assert (outcome.kind, outcome.data["count"]) == ("printed", 1)
+    raster = raster_rows(env.printer.jobs[-1])
+    assert len(find_thumbnail(raster, roster.thumbnail(draft.photo_jpeg, 384), 384 // 24)) == 1

@@ -28,3 +28,25 @@ def test_cache(tmp_path) -> None:
     assert store.get_cache("directory") is None
     store.put_cache("directory", {"version": 3}, T0)
     assert store.get_cache("directory") == ({"version": 3}, T0)
+
+
+def test_photo_kept_while_open_and_token_only_while_held(tmp_path) -> None:
+    store = KioskStore(tmp_path / "kiosk.db")
+    common = dict(first="Ana", last="Souza", category="visitor", host="", signed_in_at=T0, expires_at=None,
+                  offline=False)
+    photo = b"\xff\xd8" + b"PHOTO-BYTES-" * 1500  # ~18 KB: overflow pages, as a real photo
+    store.add_visit(visit="v-onsite01", token="a" * 24, state="on_site", photo=photo, **common)
+    store.add_visit(visit="v-held0001", token="b" * 24, state="held", photo=photo, **common)
+    store.add_visit(visit="v-nophoto1", token="c" * 24, state="on_site", **common)
+    assert store.photos(["v-onsite01", "v-held0001", "v-nophoto1"]) == {"v-onsite01": photo, "v-held0001": photo}
+    assert store.photos([]) == {}
+    assert store.held_token("v-onsite01") is None and store.held_token("v-held0001") == "b" * 24
+    store.admitted("v-held0001", "Dana Rivera", T0 + timedelta(hours=2))
+    admitted = store.get("v-held0001")
+    assert (admitted.state, admitted.host, store.held_token("v-held0001")) == ("on_site", "Dana Rivera", None)
+    for visit in ("v-onsite01", "v-held0001", "v-nophoto1"):
+        store.end(visit, "signed_out", T0)
+    assert store.photos(["v-onsite01", "v-held0001"]) == {}
+    store.close()
+    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("kiosk.db"))
+    assert b"PHOTO-BYTES-" not in raw and b"b" * 24 not in raw  # overwritten, not merely unlinked
