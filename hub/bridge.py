@@ -21,24 +21,24 @@ import logging
 import queue
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from link import messages as m
 from link import topics
 
 from link.client import BrokerConfig, Inbound, LinkClient
-from link.envelope import Envelope, Signer, open_envelope
+from link.envelope import Envelope, Signer
 from link.sequence import ReplayGuard
 from hub.visitors import handlers as visitor_handlers
 from hub.visitors import pool as visitor_pool
 from hub.db import Database
+from hub.ingest_pool import Opening, OpenPool
 from hub.keyring import Keyring
 from hub.models import AclChange, Device
 from hub.services import acl, alerts, buildings, devices, events, revocations
@@ -99,7 +99,7 @@ class Bridge:
     def __init__(self, database: Database, keyring: Keyring, broker: BrokerConfig, *,
                  clock: Clock = utc_now, batch_size: int = 1000, batch_wait_s: float = 0.01,
                  gap_settle_s: float = 60.0, poll_s: float = 0.05,
-                 key_return_days: int = 3, verify_threads: int = 2) -> None:
+                 key_return_days: int = 3, verify_workers: int = 2) -> None:
         self.db = database
         self.keyring = keyring
         self.clock = clock
@@ -110,6 +110,7 @@ class Bridge:
         self.key_return_days = key_return_days
         self.signer = Signer(topics.HUB_ID, keyring.hub_key)
         self.visitor_settings = visitor_handlers.VisitorSettings.from_site_key(keyring.site_key)
+        self.visitor_jobs = visitor_handlers.VisitorJobs(self.visitor_settings)
         self.seq = HubSequence()
         self.stats = BridgeStats()
         self.guard = ReplayGuard()
@@ -125,8 +126,8 @@ class Bridge:
         self._send_lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._pool = (ThreadPoolExecutor(verify_threads, thread_name_prefix="bridge-verify")
-                      if verify_threads > 1 else None)
+        #: worker processes that open (parse, verify, validate) large batches of payloads
+        self._pool: OpenPool | None = OpenPool(verify_workers)
         self.client = LinkClient(broker)
         for topic_filter, kind in ((topics.all_events(), topics.Kind.EVENTS),
                                    (topics.all_status(), topics.Kind.STATUS),
@@ -214,21 +215,30 @@ class Bridge:
         self.stats.dropped[reason] += 1
         log.warning("bridge dropped reason=%s where=%s", reason, where)
 
-    def _verify(self, item: _Item) -> tuple[Envelope | None, str]:
-        """Open one payload: (envelope, "") or (None, reason). Safe to run in a worker thread."""
-        key = self._key_for(item.device)
-        if key is None:
-            return None, "revoked_device" if item.device in self._revoked else "unknown_device"
-        try:
-            return open_envelope(item.payload, {item.device: key}, expect_sender=item.device), ""
-        except m.MessageError as exc:
-            return None, exc.reason
+    def _open_all(self, batch: list[_Item]) -> Callable[[], list[tuple[Envelope | None, str]]]:
+        """Start opening a batch; the returned function waits and gives (envelope, reason) each.
 
-    def _open_all(self, batch: list[_Item]) -> list[tuple[Envelope | None, str]]:
-        # Ed25519 verification releases the GIL: spread a large batch over a few threads.
-        if self._pool is not None and len(batch) >= 64:
-            return list(self._pool.map(self._verify, batch, chunksize=32))
-        return [self._verify(item) for item in batch]
+        The device's key is chosen here (unknown and revoked devices never reach a worker);
+        parsing, Ed25519 and validation run in the pool's worker processes, or inline for a
+        small batch.
+        """
+        reasons: list[str] = []
+        todo: list[tuple[str, bytes, Ed25519PublicKey]] = []
+        for item in batch:
+            key = self._key_for(item.device)
+            if key is None:
+                reasons.append("revoked_device" if item.device in self._revoked
+                               else "unknown_device")
+            else:
+                reasons.append("")
+                todo.append((item.device, item.payload, key))
+        pool = self._pool
+        opening = pool.open(todo) if pool is not None else Opening(None, [(todo, None)])
+
+        def results() -> list[tuple[Envelope | None, str]]:
+            opened = iter(opening.result())
+            return [(None, reason) if reason else next(opened) for reason in reasons]
+        return results
 
     def _alert_device(self, device_id: str, reason: str) -> None:
         text = {"unknown_device": "messages from an unregistered device",
@@ -246,37 +256,56 @@ class Bridge:
 
     def _ingest_loop(self) -> None:
         last_tick = time.monotonic()
+        # The worker processes open one batch while this thread stores, commits and acks the
+        # one before (batches still finish in arrival order).
+        pending: tuple[list[_Item], Callable[[], list[tuple[Envelope | None, str]]]] | None = None
         while True:
             batch: list[_Item] = []
-            try:
-                batch.append(self._queue.get(timeout=0.2))
-            except queue.Empty:
-                pass
-            if batch:
-                deadline = time.monotonic() + self.batch_wait_s
-                while len(batch) < self.batch_size:
-                    try:
-                        batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
-                    except queue.Empty:
-                        break
+            if pending is None:
                 try:
-                    self.process(batch)
+                    batch.append(self._queue.get(timeout=0.2))
+                except queue.Empty:
+                    pass
+            deadline = time.monotonic() + self.batch_wait_s
+            while (batch or pending is not None) and len(batch) < self.batch_size:
+                try:
+                    if pending is None:
+                        batch.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
+                    else:  # take what is there: the pending batch must not wait for more
+                        batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            started = None
+            if batch:
+                try:
+                    started = (batch, self._open_all(batch))
+                except Exception:
+                    log.exception("bridge batch failed items=%d", len(batch))
+            if pending is not None:
+                try:
+                    self.process(*pending)
                 except Exception:
                     # NOTE: nothing was acked for this batch; devices re-send, the hub stores once.
-                    log.exception("bridge batch failed items=%d", len(batch))
+                    log.exception("bridge batch failed items=%d", len(pending[0]))
+            pending = started
             if time.monotonic() - last_tick >= 1.0:
                 last_tick = time.monotonic()
                 try:
                     self.tick()
                 except Exception:
                     log.exception("bridge tick failed")
-            if self._stop.is_set() and self._queue.empty():
+            if self._stop.is_set() and self._queue.empty() and pending is None:
                 return
 
-    def process(self, batch: list[_Item]) -> None:
-        """Handle one batch: controls in order, events in one transaction, then the acks."""
+    def process(self, batch: list[_Item],
+                opening: Callable[[], list[tuple[Envelope | None, str]]] | None = None) -> None:
+        """Handle one batch: controls in order, events in one transaction, then the acks.
+
+        ``opening`` is the batch's :meth:`_open_all` when the caller started it earlier.
+        """
+        results = (opening or self._open_all(batch))()
         opened: list[tuple[_Item, Envelope]] = []
-        for item, (env, reason) in zip(batch, self._open_all(batch)):
+        for item, (env, reason) in zip(batch, results, strict=True):
             if env is None:
                 self._drop(reason, item.device)
                 if reason in ("unknown_device", "revoked_device", "bad_signature"):
@@ -398,9 +427,13 @@ class Bridge:
             revocations.check_overdue_keys(s, self.clock())
             # pool visitor cards (ADR 0003): revoke at expiry, flag cards not handed back
             visitor_pool.sweep(s, self.clock())
+            # desk verdicts to kiosks, closing time, photo shredding (hub/visitors/handlers.py)
+            visit_out = self.visitor_jobs.run(s, self.clock())
         for device_id, upto in acks.items():
             self._send(topics.hub_ack(device_id), m.EventsAck(upto=upto))
             self.stats.acks_sent += 1
+        for device_id, body in visit_out:
+            self._send(topics.response(device_id), body)
 
     # ------------------------------------------------------------------ controls
     def _control(self, item: _Item, env: Envelope) -> None:
@@ -431,11 +464,11 @@ class Bridge:
                 self._drop("replay", item.device)
         if not fresh:
             return
-        now = self.clock()
+        applied: dict[str, int] = {}
+        for device_id, version in fresh:
+            applied[device_id] = max(version, applied.get(device_id, version))
         with self.db.session() as s:
-            for device_id, version in fresh:
-                dev = s.get(Device, device_id)
-                revocations.record_acl_ack(s, dev, version, now)
+            revocations.record_acl_acks(s, applied, self.clock())
 
     def _statuses(self, items: list[tuple[_Item, Envelope]]) -> None:
         """Every status of a batch in one transaction; catch-up ACLs go out after the commit."""
@@ -488,11 +521,19 @@ class Bridge:
 
     # ------------------------------------------------------------------ outbound
     def _send(self, topic: str, body: m.Body) -> bool:
+        return self._send_all([(topic, body)]) == 1
+
+    def _send_all(self, messages: list[tuple[str, m.Body]]) -> int:
+        """Sign and publish in order under one hold of the lock; return how many went out."""
         # NOTE: numbering and publishing under one lock: devices drop anything not above the
         # last number seen on a stream, so two threads must not publish out of number order.
+        sent = 0
         with self._send_lock:
-            payload = self.signer.seal(body, seq=self.seq.next(), now=self.clock())
-            return self.client.publish(topic, payload).sent
+            now = self.clock()
+            for topic, body in messages:
+                payload = self.signer.seal(body, seq=self.seq.next(), now=now)
+                sent += self.client.publish(topic, payload).sent
+        return sent
 
     def _publish_loop(self) -> None:
         while not self._stop.is_set():
@@ -518,19 +559,23 @@ class Bridge:
             by_device: dict[str, list[AclChange]] = defaultdict(list)
             for change in changes:
                 by_device[change.device_id].append(change)
+            # One query for the devices and one UPDATE for the marks, whatever their number
+            # (a termination queues a change for every door at once).
+            devs = {d.id: d for d in s.scalars(select(Device).where(
+                Device.id.in_(sorted(by_device))))}
             for device_id, group in by_device.items():
-                dev = s.get(Device, device_id)
+                dev = devs.get(device_id)
                 if dev is None or dev.status != "active":
                     pass
                 elif any(c.kind == "snapshot" for c in group):
-                    out += [(device_id, chunk) for chunk in acl.snapshot(s, dev, now)]
+                    out += [(topics.acl(device_id), chunk)
+                            for chunk in acl.snapshot(s, dev, now)]
                 else:
-                    out += [(device_id, acl.delta_body(c)) for c in group]
-                for change in group:
-                    change.published = True
+                    out += [(topics.acl(device_id), acl.delta_body(c)) for c in group]
+            s.execute(update(AclChange).where(AclChange.id.in_([c.id for c in changes]))
+                      .values(published=True).execution_options(synchronize_session=False))
             # Mark first, publish after the commit: a crash in between leaves the device
             # behind, and its next status (or a gap it sees) brings it up to date.
-        for device_id, body in out:
-            self._send(topics.acl(device_id), body)
-            self.stats.acl_messages_sent += 1
+        self._send_all(out)
+        self.stats.acl_messages_sent += len(out)
         return len(changes)

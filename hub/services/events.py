@@ -32,12 +32,15 @@ class IncomingEvent:
 
 def _row(item: IncomingEvent, building_id: str | None, now: datetime) -> dict[str, Any]:
     body = item.body
+    # NOTE: a body's fields are in its __dict__; getattr on a missing one goes through
+    # pydantic's slow __getattr__ and an exception, once per event.
+    fields = body.__dict__
     return {
         "device_id": item.device_id, "seq": item.seq, "type": item.type, "at": item.at,
         "received_at": now, "building_id": building_id,
-        "door_id": getattr(body, "door", None), "holder": getattr(body, "holder", None),
-        "cred": getattr(body, "cred", None), "reason": getattr(body, "reason", None),
-        "severity": getattr(body, "severity", "info"), "body": _stored_body(body),
+        "door_id": fields.get("door"), "holder": fields.get("holder"),
+        "cred": fields.get("cred"), "reason": fields.get("reason"),
+        "severity": fields.get("severity", "info"), "body": _stored_body(body),
     }
 
 
@@ -52,22 +55,25 @@ def _stored_body(body: m.Body) -> dict[str, Any]:
 
 def store(session: Session, items: list[IncomingEvent], buildings: dict[str, str | None],
           now: datetime) -> list[IncomingEvent]:
-    """Insert each (device, seq) at most once; return the items that were new."""
-    if not items:
+    """Insert each (device, seq) at most once; return the items that were new.
+
+    One Core ``INSERT .. ON CONFLICT DO NOTHING RETURNING`` for the batch (no ORM objects):
+    the unique (device_id, seq) constraint decides, so two hub instances racing on the same
+    event still store it once.
+    """
+    first: dict[tuple[str, int], IncomingEvent] = {}
+    for item in items:  # a batch can hold the same event twice (a device re-sent it)
+        first.setdefault((item.device_id, item.seq), item)
+    if not first:
         return []
-    rows = [_row(i, buildings.get(i.device_id), now) for i in items]
+    rows = [_row(i, buildings.get(i.device_id), now) for i in first.values()]
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(Event).on_conflict_do_nothing(index_elements=["device_id", "seq"]).returning(
-        Event.device_id, Event.seq)
-    inserted = {(r[0], r[1]) for r in session.execute(stmt, rows)}
-    new, seen = [], set()
-    for item in items:
-        key = (item.device_id, item.seq)
-        if key in inserted and key not in seen:
-            seen.add(key)
-            new.append(item)
-    return new
+    table = Event.__table__
+    stmt = insert(table).on_conflict_do_nothing(index_elements=["device_id", "seq"]).returning(
+        table.c.device_id, table.c.seq)
+    inserted = {(r[0], r[1]) for r in session.connection().execute(stmt, rows)}
+    return [item for key, item in first.items() if key in inserted]
 
 
 _ALERTING = {"door.forced", "door.held", "device.tamper", "device.fault", "alert.wrong_pins"}
