@@ -217,6 +217,7 @@ class OpenPool:
             try:
                 future: Future | None = executor.submit(open_chunk, _chunk(part))
             except BrokenProcessPool:
+                log.error("ingest worker pool broken; opening a chunk inline items=%d", len(part))
                 self.discard_broken()
                 future = None
             parts.append((part, future))
