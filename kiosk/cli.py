@@ -99,6 +99,9 @@ def build(cfg: kconfig.KioskToml, *, simulate: bool = False) -> Any:
                   store=KioskStore(state / "kiosk.db"), paper_dots=cfg.printer.paper_dots,
                   hub_timeout_s=cfg.kiosk.hub_timeout_s, watch_max_age_s=cfg.kiosk.watch_max_age_s,
                   visit_hours=cfg.kiosk.visit_hours, idle_s=cfg.kiosk.idle_s, staff_pin=staff_pin)
+    from kiosk.verdicts import DeskVerdicts
+
+    gateway.on_hub_message(DeskVerdicts(kiosk).on_message)  # the desk's admit prints the held badge
     if cfg.panic_button is not None:
         from kiosk.devices import make_panic_button
         from kiosk.panic import PanicAlarm

@@ -56,6 +56,10 @@ class HubGateway(Protocol):
         """Update the retained status (faults, clock)."""
         ...
 
+    def on_hub_message(self, handler: Callable[[Body], None]) -> None:
+        """Call ``handler`` with every verified hub message that answers no request (``visit.decided``)."""
+        ...
+
     def close(self) -> None:
         """Stop; idempotent."""
         ...
@@ -80,6 +84,15 @@ class LinkGateway:
             return
         slot[1].append(env.body)
         slot[0].set()
+
+    def on_hub_message(self, handler: Callable[[Body], None]) -> None:
+        """Call ``handler`` (on the link's thread: return quickly) with each non-``resp`` body on ``resp``."""
+
+        def forward(env: Envelope) -> None:
+            if not isinstance(env.body, Response):
+                handler(env.body)
+
+        self.link.on_response(forward)
 
     def request(self, body: Body, timeout_s: float) -> Response | None:
         """Publish ``body`` on ``dev/<kiosk>/req``; wait up to ``timeout_s`` for the answer."""
@@ -139,6 +152,9 @@ class LocalGateway:
     def request(self, body: Body, timeout_s: float) -> Response | None:
         """Nobody to answer."""
         return None
+
+    def on_hub_message(self, handler: Callable[[Body], None]) -> None:
+        """No hub, no messages."""
 
     def send_event(self, body: Body) -> int:
         """Keep the event for a hub that may come later."""

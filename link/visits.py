@@ -151,6 +151,24 @@ class VisitAbandoned(Event):
     severity: Literal["info", "warning", "critical"] = "warning"
 
 
+# --------------------------------------------------------------------------- hub -> kiosk
+@message("visit.decided")
+class VisitDecided(_VisitorText):
+    """On ``hub/<kiosk>/resp`` (no ``corr``): the front desk's verdict on a sign-in held at that kiosk.
+
+    ``admit``: print the visitor's badge now; the hub repeats it until the kiosk's
+    ``visit.signed_in`` for the visit arrives. ``refuse``: the visit is over; print nothing.
+    See ADR 0004.
+    """
+
+    visit: VisitId
+    decision: Literal["admit", "refuse"]
+    escort_required: bool = False
+    expires_at: Timestamp | None = None
+    host_name: FreeText = ""
+    destination_name: FreeText = ""
+
+
 # --------------------------------------------------------------------------- resp data
 class _Data(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")

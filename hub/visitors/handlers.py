@@ -24,13 +24,15 @@ Interface for the bridge (``hub/bridge.py``)::
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from link.messages import Response
+from link.messages import Body, Response
+from link.visits import VisitDecided
 from hub.visitors import pool, services
 from hub.visitors.services import VisitorError, VisitorSettings
 
@@ -126,3 +128,45 @@ def handle_event(session: Session, settings: VisitorSettings, device_id: str, ty
         handler(session, settings, device_id, body, now)
     except VisitorError as exc:
         log.warning("visit event skipped device=%s type=%s reason=%s", device_id, type_name, exc.reason)
+
+
+class VisitorJobs:
+    """The visitor work of the bridge's once-a-second ``tick``: the desk's verdicts out to kiosks.
+
+    ``run`` returns ``(kiosk, body)`` pairs to publish on ``hub/<kiosk>/resp`` after the
+    session commits. An admit is repeated every ``resend_s`` until the kiosk's
+    ``visit.signed_in`` shows the badge printed (a kiosk that was offline, or whose printer
+    needed paper, still prints it); a refusal is repeated for ``refuse_repeat_s`` (the kiosk
+    only forgets the held visit, so a missed one costs nothing but a stale roster line).
+    """
+
+    def __init__(self, settings: VisitorSettings, *, resend_s: float = 10.0, refuse_repeat_s: float = 120.0,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.settings = settings
+        self.resend_s = resend_s
+        self.refuse_repeat_s = refuse_repeat_s
+        self._monotonic = monotonic
+        #: (hold id, decision) -> (first sent, last sent), monotonic seconds
+        self._told: dict[tuple[int, str], tuple[float, float]] = {}
+
+    def run(self, session: Session, now: datetime) -> list[tuple[str, Body]]:
+        """Do what is due; the messages to publish once ``session`` has committed."""
+        mono = self._monotonic()
+        out: list[tuple[str, Body]] = []
+        due = services.decisions_to_tell(session, now)
+        for d in due:
+            key = (d.hold_id, d.decision)
+            first, last = self._told.get(key, (mono, None))
+            if last is not None and mono - last < self.resend_s:
+                continue
+            if d.decision == "refuse" and mono - first > self.refuse_repeat_s:
+                continue
+            self._told[key] = (first, mono)
+            out.append((d.device_id, VisitDecided(
+                visit=d.visit_id, decision=d.decision, escort_required=d.escort_required,
+                expires_at=d.expires_at, host_name=d.host_name, destination_name=d.destination_name)))
+            log.info("desk decision sent device=%s visit=%s decision=%s", d.device_id, d.visit_id, d.decision)
+        keep = {(d.hold_id, d.decision) for d in due}
+        for key in [k for k in self._told if k not in keep]:
+            del self._told[key]
+        return out

@@ -567,6 +567,43 @@ def decide_hold(session: Session, hold_id: int, decision: str, *, by: str, now: 
     return hold
 
 
+#: how long after the desk's decision the hub keeps telling the kiosk (then the desk hands a badge over)
+DECISION_WINDOW = timedelta(minutes=30)
+
+
+@dataclass(frozen=True)
+class DeskDecision:
+    """A desk decision the kiosk that holds the visit must hear (``visit.decided``)."""
+
+    hold_id: int
+    device_id: str
+    visit_id: str
+    decision: str  # admit | refuse
+    decided_at: datetime
+    escort_required: bool
+    expires_at: str | None
+    host_name: str
+    destination_name: str
+
+
+def decisions_to_tell(session: Session, now: datetime, window: timedelta = DECISION_WINDOW) -> list[DeskDecision]:
+    """Admits whose badge has not printed yet, and refusals, decided within ``window`` of ``now``."""
+    holds = session.scalars(select(VisitHold).join(VisitRecord).where(
+        VisitHold.decision.in_(("admit", "refuse")), VisitHold.decided_at >= now - window)
+        .order_by(VisitHold.decided_at))
+    out = []
+    for hold in holds:
+        visit = hold.visit
+        if hold.decision == "admit" and (visit.status != "on_site" or visit.printed_at is not None):
+            continue  # printed (the kiosk's visit.signed_in came back), or closed since
+        if hold.decision == "refuse" and visit.status != "refused":
+            continue
+        out.append(DeskDecision(hold.id, visit.device_id, visit.id, hold.decision, hold.decided_at,
+                                visit.escort_required, _ts(visit.expires_at), visit.host_name[:120],
+                                visit.destination_name[:120]))
+    return out
+
+
 def on_site(session: Session, building_id: str) -> list[VisitRecord]:
     """Visitors signed in and not out (the emergency roster)."""
     return list(session.scalars(select(VisitRecord).where(

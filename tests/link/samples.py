@@ -57,4 +57,7 @@ SAMPLES: dict[str, m.Body] = {
                                               screening="clear", cache_version=9, escort_required=True),
     "visit.abandoned": v.VisitAbandoned(visit="v-0123456789", reason="printer"),
     "visit.pool_assign": v.PoolAssign(corr="c-00000008", visit="v-0123456789", card=7),
+    "visit.decided": v.VisitDecided(visit="v-0123456789", decision="admit", escort_required=True,
+                                    expires_at="2026-11-28T20:00:00Z", host_name="Ms. Lee",
+                                    destination_name="Room 12"),
 }

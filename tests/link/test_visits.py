@@ -48,3 +48,15 @@ def test_every_type_is_registered() -> None:
     for name in ("visit.sign_in", "visit.sign_out", "visit.find", "visit.directory", "visit.watchlist",
                  "visit.local_sign_in", "visit.abandoned"):
         assert name in types()
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("decision", "not_sure"), ("decision", "maybe"), ("visit", "x"), ("host_name", "Ms.\x1b@Lee"),
+    ("expires_at", "tomorrow"),
+])
+def test_decided_refuses(field: str, value: str) -> None:
+    good = {"visit": "v-0123456789", "decision": "admit"}
+    assert decode_body("visit.decided", good) == wire.VisitDecided(visit="v-0123456789", decision="admit")
+    with pytest.raises(MessageError) as err:
+        decode_body("visit.decided", {**good, field: value})
+    assert err.value.reason == "bad_body" and field in str(err.value)
