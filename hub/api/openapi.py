@@ -89,7 +89,8 @@ def document() -> dict[str, Any]:
             "/buildings/{building_id}/visits": {"get": _op(
                 "Visitors on site", "visitor.read", params=[_BUILDING], schema="Visits")},
             "/buildings/{building_id}/master-list.csv": {"get": _op(
-                "The master list as CSV", "credential.read", params=[_BUILDING],
+                "The whole master list as CSV (every export audited)", "credential.export",
+                params=[_BUILDING],
                 content="text/csv")},
             "/events": {"get": _op("Search events, newest first", "event.read", params=[
                 _query("building", "building id"), _query("door", "door id"),

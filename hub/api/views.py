@@ -386,12 +386,17 @@ def people_import() -> Response:
 
 @bp.get("/buildings/<building_id>/master-list.csv")
 def master_list_csv(building_id: str) -> Response:
-    """The building's master list as CSV (holders and dates, never a code)."""
+    """The building's master list as CSV (holders and dates, never a code); audited."""
     s = get_session()
     buildings.get_building(s, building_id)
-    text = credentials.export_csv(credentials.master_list(s, building_id, include_ended=True))
+    ml = credentials.master_list(s, building_id, include_ended=True)
+    text = credentials.export_csv(ml)
+    credentials.record_export(s, building_id, kind="csv", actor=auth.current_actor(),
+                              now=auth.now(), rows=credentials.export_row_count(ml))
+    s.commit()
     return Response(text, mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="master-list-{building_id}.csv"'})
+        "Content-Disposition": f'attachment; filename="master-list-{building_id}.csv"',
+        "Cache-Control": "no-store"})
 
 
 
@@ -416,4 +421,4 @@ def declare_endpoints() -> None:
     declare("api.visits_on_site", "visitor.read", building_arg="building_id")
     declare("api.events_search", "event.read")
     declare("api.people_import", {"POST": "people.write"})
-    declare("api.master_list_csv", "credential.read", building_arg="building_id")
+    declare("api.master_list_csv", "credential.export", building_arg="building_id")

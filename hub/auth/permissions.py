@@ -98,6 +98,7 @@ ACTIONS: dict[str, Grant] = {
                            write=True, reauth=True),
     "credential.read": _g((PT, PR, AU), "see the master list without secrets"),
     "credential.write": _g((PT, PR), "issue, return, mark lost keys, keycards and codes", write=True),
+    "credential.export": _g((PT, PR), "print or export a building's whole master list (audited)"),
     "secret.view": _g((PT, PR), "reveal a keypad code or lock combination",
                       secret=True, reauth=True, token_ok=False),
     "secret.write": _g((PT, PR), "set a keypad code or lock combination",

@@ -15,7 +15,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from link.keys import card_hmac
@@ -282,7 +282,7 @@ def master_list(session: Session, building_id: str, *, include_ended: bool = Fal
 
 @dataclass(frozen=True)
 class CardRow:
-    """One active keycard of the master list, as plain values (pages with 10,000 rows)."""
+    """One keycard of the master list, as plain values (pages with 10,000 rows)."""
 
     id: int
     label: str
@@ -291,47 +291,332 @@ class CardRow:
     approved_by: str
     staff_id: str
     name: str
+    status: str = "active"
+    ended_at: datetime | None = None
+
+
+def _card_columns():
+    return (Keycard.id, Keycard.label, Keycard.pin_hash.is_not(None), Keycard.issued_at,
+            Keycard.approved_by, Person.staff_id, Person.name, Keycard.status, Keycard.ended_at)
 
 
 def card_rows(session: Session, building_id: str) -> list[CardRow]:
     """Active keycards of a building with their holders, ordered by holder name."""
     rows = session.execute(
-        select(Keycard.id, Keycard.label, Keycard.pin_hash.is_not(None), Keycard.issued_at,
-               Keycard.approved_by, Person.staff_id, Person.name)
-        .join(Person, Person.id == Keycard.person_id)
+        select(*_card_columns()).join(Person, Person.id == Keycard.person_id)
         .where(Keycard.building_id == building_id, Keycard.status == "active")
         .order_by(Person.name, Keycard.id))
     return [CardRow(*r) for r in rows]
 
 
+# --------------------------------------------------------------------------- paged tables
+CARD_STATUSES = ("active", "revoked", "lost", "stolen", "returned")
+PERSON_STATUSES = ("active", "on_leave", "terminated")
+PAGE_SIZE = 100
+KEY_PAGE_SIZE = 50  # a key type lists every holder of its copies
+MAX_QUERY = 100
+
+
+@dataclass(frozen=True)
+class RowPage:
+    """One page of a long master-list table: its rows and where it sits in the whole."""
+
+    rows: list
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        """How many pages the filtered table has (at least one)."""
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def first(self) -> int:
+        """1-based number of the first row shown (0 when empty)."""
+        return (self.page - 1) * self.per_page + 1 if self.rows else 0
+
+    @property
+    def last(self) -> int:
+        """1-based number of the last row shown."""
+        return (self.page - 1) * self.per_page + len(self.rows)
+
+
+def parse_filter(q: str | None, status: str | None, page: str | None, *,
+                 statuses: tuple[str, ...], default_status: str = "") -> tuple[str, str, int]:
+    """Validate a table filter from a query string: (search text, status or "", page >= 1)."""
+    q = (q or "").strip()
+    if len(q) > MAX_QUERY or not q.isprintable():
+        raise Invalid(f"search must be at most {MAX_QUERY} printable characters", field="q")
+    status = default_status if status is None else status
+    if status not in ("", "all") and status not in statuses:
+        raise Invalid(f"status must be one of all, {', '.join(statuses)}", field="status")
+    if page is None or page == "":
+        number = 1
+    elif page.isdigit() and 1 <= int(page) <= 1_000_000:
+        number = int(page)
+    else:
+        raise Invalid("page must be a whole number from 1", field="page")
+    return q, "" if status == "all" else status, number
+
+
+def _like(q: str) -> str:
+    # LIKE with the user's % and _ taken literally; lower() on both sides (SQLite and PostgreSQL).
+    return "%" + q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _matches(q: str):
+    pattern = _like(q)
+    return or_(func.lower(Person.name).like(pattern, escape="\\"),
+               func.lower(Person.staff_id).like(pattern, escape="\\"))
+
+
+def card_page(session: Session, building_id: str, *, q: str = "", status: str = "active",
+              page: int = 1, per_page: int = PAGE_SIZE) -> RowPage:
+    """One page of a building's keycards by holder name, filtered by holder and card status."""
+    where = [Keycard.building_id == building_id]
+    if status:
+        where.append(Keycard.status == status)
+    if q:
+        where.append(_matches(q))
+    base = select(*_card_columns()).join(Person, Person.id == Keycard.person_id).where(*where)
+    counted = select(Keycard.id).where(*where)
+    if q:
+        counted = counted.join(Person, Person.id == Keycard.person_id)
+    total = session.scalar(select(func.count()).select_from(counted.subquery()))
+    rows = session.execute(base.order_by(Person.name, Keycard.id)
+                           .offset((page - 1) * per_page).limit(per_page))
+    return RowPage([CardRow(*r) for r in rows], total or 0, page, per_page)
+
+
+def person_page(session: Session, building_id: str, *, q: str = "", status: str = "",
+                page: int = 1, per_page: int = PAGE_SIZE) -> RowPage:
+    """One page of the people attached to a building, by name, filtered by name/id and status."""
+    from hub.models.people import person_buildings
+    from hub.services.people import PersonRow
+
+    where = [person_buildings.c.building_id == building_id]
+    if status:
+        where.append(Person.status == status)
+    if q:
+        where.append(_matches(q))
+    joined = select(Person.id).join(person_buildings, person_buildings.c.person_id == Person.id)
+    total = session.scalar(select(func.count()).select_from(joined.where(*where).subquery()))
+    rows = session.execute(
+        select(Person.staff_id, Person.name, Person.kind, Person.title, Person.status,
+               Person.has_dpa)
+        .join(person_buildings, person_buildings.c.person_id == Person.id).where(*where)
+        .order_by(Person.name, Person.staff_id).offset((page - 1) * per_page).limit(per_page))
+    return RowPage([PersonRow(*r) for r in rows], total or 0, page, per_page)
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Someone holding a key copy or knowing a code, as a list shows them."""
+
+    staff_id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    """A key type of the master list with the people holding its issued copies."""
+
+    id: int
+    mark: str
+    opens: str
+    copies: int
+    records_room: bool
+    holders: tuple[Holder, ...]
+
+
+@dataclass(frozen=True)
+class SecretRow:
+    """A code or combination of the master list (never its value) with who knows it."""
+
+    id: int
+    label: str
+    kind: str
+    change_needed: bool
+    holders: tuple[Holder, ...]
+
+
+def _holders(session: Session, stmt) -> dict[int, list[Holder]]:
+    out: dict[int, list[Holder]] = {}
+    for owner, staff_id, name in session.execute(stmt):
+        out.setdefault(owner, []).append(Holder(staff_id, name))
+    return out
+
+
+def key_page(session: Session, building_id: str, *, q: str = "", page: int = 1,
+             per_page: int = KEY_PAGE_SIZE) -> RowPage:
+    """One page of a building's key types by mark, with holders; ``q`` keeps the keys it matches.
+
+    A key matches by its mark or the locks it opens, or by a holder's name or staff id.
+    """
+    where = [PhysicalKey.building_id == building_id]
+    if q:
+        matching_holder = select(KeyHolding.key_id).join(
+            Person, Person.id == KeyHolding.person_id).where(KeyHolding.status == "issued",
+                                                             _matches(q))
+        pattern = _like(q)
+        key_hit = or_(func.lower(PhysicalKey.mark).like(pattern, escape="\\"),
+                      func.lower(PhysicalKey.opens).like(pattern, escape="\\"))
+        where.append(or_(key_hit, PhysicalKey.id.in_(matching_holder)))
+    total = session.scalar(select(func.count()).select_from(PhysicalKey).where(*where)) or 0
+    keys = session.execute(
+        select(PhysicalKey.id, PhysicalKey.mark, PhysicalKey.opens, PhysicalKey.copies,
+               PhysicalKey.records_room).where(*where).order_by(PhysicalKey.mark)
+        .offset((page - 1) * per_page).limit(per_page)).all()
+    holders = _holders(session, select(KeyHolding.key_id, Person.staff_id, Person.name)
+                       .join(Person, Person.id == KeyHolding.person_id)
+                       .where(KeyHolding.key_id.in_([k[0] for k in keys]),
+                              KeyHolding.status == "issued")
+                       .order_by(Person.name, KeyHolding.id)) if keys else {}
+    return RowPage([KeyRow(*k, tuple(holders.get(k[0], ()))) for k in keys], total, page,
+                   per_page)
+
+
+def secret_page(session: Session, building_id: str, *, q: str = "", page: int = 1,
+                per_page: int = PAGE_SIZE) -> RowPage:
+    """One page of a building's codes and combinations by label with who knows them (no value)."""
+    where = [Secret.building_id == building_id]
+    if q:
+        pattern = _like(q)
+        knower = select(SecretHolding.secret_id).join(
+            Person, Person.id == SecretHolding.person_id).where(SecretHolding.ended_at.is_(None),
+                                                                _matches(q))
+        where.append(or_(func.lower(Secret.label).like(pattern, escape="\\"),
+                         Secret.id.in_(knower)))
+    total = session.scalar(select(func.count()).select_from(Secret).where(*where)) or 0
+    rows = session.execute(
+        select(Secret.id, Secret.label, Secret.kind, Secret.change_needed).where(*where)
+        .order_by(Secret.label, Secret.id).offset((page - 1) * per_page).limit(per_page)).all()
+    holders = _holders(session, select(SecretHolding.secret_id, Person.staff_id, Person.name)
+                       .join(Person, Person.id == SecretHolding.person_id)
+                       .where(SecretHolding.secret_id.in_([r[0] for r in rows]),
+                              SecretHolding.ended_at.is_(None))
+                       .order_by(Person.name, SecretHolding.id)) if rows else {}
+    return RowPage([SecretRow(*r, tuple(holders.get(r[0], ()))) for r in rows], total, page,
+                   per_page)
+
+
+@dataclass(frozen=True)
+class Counts:
+    """The master list's header figures for a building."""
+
+    cards: dict[str, int]
+    people: dict[str, int]
+    keys: int
+    key_copies_out: int
+    secrets: int
+
+    @property
+    def cards_total(self) -> int:
+        """Keycards of every status."""
+        return sum(self.cards.values())
+
+    @property
+    def people_total(self) -> int:
+        """People of every status."""
+        return sum(self.people.values())
+
+
+def counts(session: Session, building_id: str) -> Counts:
+    """Keycards and people by status, key types, key copies out and codes of a building."""
+    from hub.models.people import person_buildings
+
+    cards = dict(session.execute(select(Keycard.status, func.count()).where(
+        Keycard.building_id == building_id).group_by(Keycard.status)).all())
+    staff = dict(session.execute(
+        select(Person.status, func.count()).join(
+            person_buildings, person_buildings.c.person_id == Person.id)
+        .where(person_buildings.c.building_id == building_id).group_by(Person.status)).all())
+    keys = session.scalar(select(func.count()).select_from(PhysicalKey).where(
+        PhysicalKey.building_id == building_id)) or 0
+    out = session.scalar(select(func.count()).select_from(KeyHolding).join(
+        PhysicalKey, PhysicalKey.id == KeyHolding.key_id).where(
+        PhysicalKey.building_id == building_id, KeyHolding.status == "issued")) or 0
+    secs = session.scalar(select(func.count()).select_from(Secret).where(
+        Secret.building_id == building_id)) or 0
+    return Counts({k: cards.get(k, 0) for k in CARD_STATUSES},
+                  {k: staff.get(k, 0) for k in PERSON_STATUSES}, keys, out, secs)
+
+
+# --------------------------------------------------------------------------- print and export
 EXPORT_HEADER = ["item", "what", "holder_staff_id", "holder_name", "status", "issued_at",
-                 "approved_by", "ended_at"]
+                 "approved_by", "ended_at", "opens", "copies", "issued_by", "building"]
+
+#: First characters that make a spreadsheet read a cell as a formula or command (CSV injection),
+#: with the full-width forms some spreadsheets fold onto them.
+_FORMULA_START = frozenset("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")
 
 
 def _csv_safe(value: str) -> str:
-    # NOTE: a cell starting with = + - @ runs as a formula in a spreadsheet (CSV injection).
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    # NOTE: a cell starting with = + - @ (or a tab/CR before one) runs as a formula in a
+    # spreadsheet; a leading apostrophe makes it text. Leading spaces are skipped by some
+    # spreadsheets before they look, so they are looked through here too.
+    stripped = value.lstrip(" ")
+    return "'" + value if stripped[:1] in _FORMULA_START else value
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    return _csv_safe(str(value))
+
+
+def printable(session: Session, building_id: str) -> tuple[MasterList, list[CardRow]]:
+    """What the printed master list shows: keys and codes with holders, active keycards."""
+    return master_list(session, building_id, include_cards=False), card_rows(session, building_id)
+
+
+def record_export(session: Session, building_id: str, *, kind: str, actor: ActorLike,
+                  now: datetime, rows: int) -> None:
+    """Audit one print or CSV export of a building's master list (WISP V: the list is confidential)."""
+    if kind not in ("print", "csv"):
+        raise Invalid("kind must be print or csv", field="kind")
+    audit.record(session, actor=actor, action=f"masterlist.{kind}", now=now,
+                 building_id=building_id, target=building_id, detail={"rows": rows})
+
+
+def export_row_count(ml: MasterList) -> int:
+    """How many data rows :func:`export_csv` writes for ``ml``."""
+    return len(ml.cards) + sum(len(k.holdings) or 1 for k in ml.keys) + sum(
+        len(x.holdings) or 1 for x in ml.secrets)
 
 
 def export_csv(ml: MasterList) -> str:
-    """The master list as CSV (holders and dates; never a code or a card hash)."""
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(EXPORT_HEADER)
+    """The master list as CSV (holders and dates; never a code or a card hash).
 
-    def row(*cells: object) -> None:
-        w.writerow([_csv_safe("" if c is None else (c.isoformat() if isinstance(c, datetime)
-                                                     else str(c))) for c in cells])
+    Every key type and every code appears, held or not (an unissued key has an empty holder).
+    """
+    buf = io.StringIO()
+    w = csv.writer(buf, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+    w.writerow(EXPORT_HEADER)
+    b = ml.building_id
+
+    def row(item, what, person, status, issued_at=None, approved_by="", ended_at=None,
+            opens="", copies="", issued_by="") -> None:
+        w.writerow([_cell(c) for c in (
+            item, what, person.staff_id if person else "", person.name if person else "",
+            status, issued_at, approved_by, ended_at, opens, copies, issued_by, b)])
 
     for c in ml.cards:
-        row("keycard", c.label or f"card {c.id}", c.person.staff_id, c.person.name, c.status,
-            c.issued_at, c.approved_by, c.ended_at)
+        row("keycard", c.label or f"card {c.id}", c.person, c.status, c.issued_at, c.approved_by,
+            c.ended_at, issued_by=c.issued_by)
     for k in ml.keys:
         for h in k.holdings:
-            row("key", f"{k.mark} ({k.opens})", h.person.staff_id, h.person.name, h.status,
-                h.issued_at, h.approved_by, h.ended_at)
+            row("key", k.mark, h.person, h.status, h.issued_at, h.approved_by, h.ended_at,
+                k.opens, k.copies, h.issued_by)
+        if not k.holdings:
+            row("key", k.mark, None, "not issued", opens=k.opens, copies=k.copies)
     for s in ml.secrets:
         for h in s.holdings:
-            row(s.kind, s.label, h.person.staff_id, h.person.name,
-                "ended" if h.ended_at else "holds", h.issued_at, h.approved_by, h.ended_at)
+            row(s.kind, s.label, h.person, "ended" if h.ended_at else "holds", h.issued_at,
+                h.approved_by, h.ended_at)
+        if not s.holdings:
+            row(s.kind, s.label, None, "known by no one")
     return buf.getvalue()

@@ -55,29 +55,67 @@ def index() -> str:
 
 @bp.get("/buildings/<building_id>")
 def master_list(building_id: str) -> str:
-    """The building's confidential master list (no code values), people and alerts."""
+    """The building's confidential master list (no code values): paged, searchable tables."""
     s = get_session()
     building = buildings.get_building(s, building_id)
-    ml = credentials.master_list(s, building_id, include_cards=False)
-    cards = credentials.card_rows(s, building_id)
-    staff = people.person_rows(s, building_id)
-    # One url_for for 10,000 rows: links differ only by the staff id, whose alphabet
+    args = request.args
+    q, status, page = credentials.parse_filter(args.get("q"), args.get("status"),
+                                               args.get("page"),
+                                               statuses=credentials.CARD_STATUSES,
+                                               default_status="active")
+    _q, pstatus, ppage = credentials.parse_filter(args.get("q"), args.get("pstatus"),
+                                                  args.get("ppage"),
+                                                  statuses=credentials.PERSON_STATUSES)
+    _q, _s, kpage = credentials.parse_filter(None, None, args.get("kpage"), statuses=())
+    _q, _s, spage = credentials.parse_filter(None, None, args.get("spage"), statuses=())
+    keys = credentials.key_page(s, building_id, q=q, page=kpage)
+    codes = credentials.secret_page(s, building_id, q=q, page=spage)
+    cards = credentials.card_page(s, building_id, q=q, status=status, page=page)
+    staff = credentials.person_page(s, building_id, q=q, status=pstatus, page=ppage)
+    # One url_for for every row: links differ only by the staff id, whose alphabet
     # ([A-Za-z0-9._-], enforced by people.STAFF_ID_RE) needs no quoting in a path.
     person_url = url_for("web.person", staff_id="0")[:-1]
-    return render_template("web/master_list.html", building=building, ml=ml, cards=cards,
-                           people=staff,
+    filters = {k: v for k, v in (("q", q), ("status", status or "all"), ("pstatus", pstatus),
+                                 ("page", page), ("ppage", ppage), ("kpage", kpage),
+                                 ("spage", spage)) if v}
+    return render_template("web/master_list.html", building=building, keys=keys, codes=codes,
+                           cards=cards,
+                           people=staff, counts=credentials.counts(s, building_id),
+                           q=q, status=status or "all", pstatus=pstatus or "all",
+                           filters=filters,
+                           card_statuses=credentials.CARD_STATUSES,
+                           person_statuses=credentials.PERSON_STATUSES,
                            alerts=alerts.open_alerts(s, building_id=building_id)[:50],
                            person_url=person_url)
 
 
+@bp.get("/buildings/<building_id>/master-list/print")
+def master_list_print(building_id: str) -> str:
+    """The whole master list on paper: marked confidential, dated, signed by who printed it; audited."""
+    s = get_session()
+    building = buildings.get_building(s, building_id)
+    ml, cards = credentials.printable(s, building_id)
+    actor, now = auth.current_actor(), auth.now()
+    rows = len(cards) + credentials.export_row_count(ml)
+    credentials.record_export(s, building_id, kind="print", actor=actor, now=now, rows=rows)
+    s.commit()
+    return render_template("web/master_list_print.html", building=building, ml=ml, cards=cards,
+                           printed_at=now, printed_by=actor.label)
+
+
 @bp.get("/buildings/<building_id>/master-list.csv")
 def master_list_csv(building_id: str) -> Response:
-    """CSV export of the master list."""
+    """CSV export of the master list (every status); audited."""
     s = get_session()
     buildings.get_building(s, building_id)
-    text = credentials.export_csv(credentials.master_list(s, building_id, include_ended=True))
+    ml = credentials.master_list(s, building_id, include_ended=True)
+    text = credentials.export_csv(ml)
+    credentials.record_export(s, building_id, kind="csv", actor=auth.current_actor(),
+                              now=auth.now(), rows=credentials.export_row_count(ml))
+    s.commit()
     return Response(text, mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="master-list-{building_id}.csv"'})
+        "Content-Disposition": f'attachment; filename="master-list-{building_id}.csv"',
+        "Cache-Control": "no-store"})
 
 
 @bp.get("/buildings/<building_id>/devices")
@@ -176,7 +214,8 @@ def declare_endpoints() -> None:
     declare("web.static", PUBLIC)
     declare("web.index", "building.read")
     declare("web.master_list", "credential.read", building_arg="building_id")
-    declare("web.master_list_csv", "credential.read", building_arg="building_id")
+    declare("web.master_list_print", "credential.export", building_arg="building_id")
+    declare("web.master_list_csv", "credential.export", building_arg="building_id")
     declare("web.devices_page", "device.read", building_arg="building_id")
     declare("web.person", "people.read", object_arg="staff_id")
     declare("web.terminate", {"POST": "person.terminate"}, object_arg="staff_id")

@@ -25,7 +25,7 @@ EXPECTED = {
     "device.read": "PRA", "device.manage": "P",
     "door.read": "PRFA", "door.manage": "PR",
     "people.read": "PRA", "people.write": "PR", "person.terminate": "PR",
-    "credential.read": "PRA", "credential.write": "PR",
+    "credential.read": "PRA", "credential.write": "PR", "credential.export": "PR",
     "secret.view": "PR", "secret.write": "PR", "revocation.read": "PRA",
     "event.read": "PRFA", "alert.read": "PRFA", "alert.manage": "PRF",
     "incident.read": "PA", "incident.manage": "P",
