@@ -75,7 +75,7 @@ def _bool(data: dict[str, Any], key: str, default: bool = False) -> bool:
 
 def _time_arg(name: str) -> datetime | None:
     text = request.args.get(name)
-    if not text:
+    if text is None:
         return None
     try:
         value = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -84,6 +84,19 @@ def _time_arg(name: str) -> datetime | None:
     if value.tzinfo is None:
         raise Invalid(f"{name} must carry a time zone (e.g. 2026-03-02T14:00:00Z)", field=name)
     return value
+
+
+def _flag_arg(name: str) -> bool:
+    """A yes/no query flag; anything else is refused (a mistyped ``dry_run`` must never apply)."""
+    text = request.args.get(name)
+    if text is None:
+        return False
+    value = text.strip().lower()
+    if value in ("1", "true", "yes"):
+        return True
+    if value in ("0", "false", "no"):
+        return False
+    raise Invalid(f"{name} must be 1 or 0 (true/false, yes/no)", field=name)
 
 
 def _int_arg(name: str, default: int, low: int, high: int) -> int:
@@ -360,6 +373,7 @@ def events_search() -> Response:
 @bp.post("/people/import")
 def people_import() -> Response:
     """HR CSV (text/csv body); ``?dry_run=1`` shows the plan and writes nothing."""
+    dry_run = _flag_arg("dry_run")
     if request.content_length is not None and request.content_length > hr_import.MAX_BYTES:
         raise Invalid("file is too large", field="file")
     data = request.get_data(cache=False)
@@ -368,7 +382,7 @@ def people_import() -> Response:
     rows = hr_import.parse(data, known)
     for b in sorted({b for r in rows for b in r.buildings}):
         auth.require(auth.current_actor(), "people.write", b)
-    if request.args.get("dry_run") in ("1", "true", "yes"):
+    if dry_run:
         plan = hr_import.plan(s, rows)
         revs = []
     else:
@@ -376,7 +390,7 @@ def people_import() -> Response:
                                      key_return_days=current_app.config["KEY_RETURN_DAYS"])
         s.commit()
         _notify_bridge()
-    return jsonify({"dry_run": not revs and request.args.get("dry_run") in ("1", "true", "yes"),
+    return jsonify({"dry_run": dry_run,
                     "summary": plan.summary,
                     "changes": [{"line": c.line, "staff_id": c.staff_id, "action": c.action,
                                  "fields": list(c.fields), "note": c.note}

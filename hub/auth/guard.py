@@ -279,8 +279,13 @@ def error_response(exc: HTTPException) -> Response:
     if wants_json():
         response = jsonify({"error": exc.name.lower().replace(" ", "_"), "message": message})
         response.status_code = status
-        return response
-    return Response(render_template("auth/error.html", status=status, message=message), status)
+    else:
+        response = Response(render_template("auth/error.html", status=status, message=message), status)
+    # the exception's own headers carry what the status promises (405 -> Allow, RFC 9110)
+    for name, value in exc.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
 
 
 def unexpected_error(exc: Exception) -> Response:
