@@ -426,7 +426,8 @@ class Kiosk:
             expires_at=format_at(expires), offline=False))
         log.info("signed in visit=%s escort=%s", visit, result.escort_required)
         return Outcome("printed", "badge_printing", visit=visit, label=text.initial_form(draft.first, draft.last),
-                       data={"escort_required": result.escort_required})
+                       data={"escort_required": result.escort_required,
+                             "pool_cards": self.directory().pool_cards})
 
     def _sign_in_locally(self, draft: Draft, printer: Any, visit: str, token: str, photo_b64: str,
                          now: datetime) -> Outcome:
@@ -482,7 +483,8 @@ class Kiosk:
                 result = wire.SignOutResult.model_validate(resp.data)
                 if local is not None:
                     self.store.end(local.visit, "signed_out", now)
-                return Outcome("signed_out", "goodbye", visit=result.visit, label=result.label)
+                return Outcome("signed_out", "goodbye", visit=result.visit, label=result.label,
+                               data={"pool_card": result.pool_card} if result.pool_card else {})
             if resp.error == "visit_closed":
                 return Outcome("error", "visit_closed")
             if resp.error == "unknown_badge" and local is None:
@@ -528,7 +530,8 @@ class Kiosk:
                 result = wire.SignOutResult.model_validate(resp.data)
                 if local is not None:
                     self.store.end(visit, "signed_out", now)
-                return Outcome("signed_out", "goodbye", visit=visit, label=result.label)
+                return Outcome("signed_out", "goodbye", visit=visit, label=result.label,
+                               data={"pool_card": result.pool_card} if result.pool_card else {})
             return Outcome("error", "visit_closed" if resp.error == "visit_closed" else "not_found")
         if local is None or local.state != "on_site":
             return Outcome("error", "cannot_check" if local is None else "visit_closed")

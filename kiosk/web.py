@@ -354,7 +354,7 @@ def out_scan_poll():
     if outcome.kind == "none":
         return jsonify(message=str(MESSAGES.get(outcome.message, "")))
     if outcome.kind == "signed_out":
-        return jsonify(next=url_for("kiosk.out_done", label=outcome.label))
+        return jsonify(next=url_for("kiosk.out_done", label=outcome.label, card=outcome.data.get("pool_card")))
     return jsonify(message=str(MESSAGES.get(outcome.message, MESSAGES["see_desk"])), final=False)
 
 
@@ -379,7 +379,7 @@ def out_visit():
     _need_draft()
     outcome = _kiosk().sign_out_visit(request.form.get("visit", ""))
     if outcome.kind == "signed_out":
-        return redirect(url_for("kiosk.out_done", label=outcome.label))
+        return redirect(url_for("kiosk.out_done", label=outcome.label, card=outcome.data.get("pool_card")))
     return _page("out_name.html", error=MESSAGES.get(outcome.message), matches=None)
 
 
@@ -387,10 +387,14 @@ def out_visit():
 def out_done():
     """Goodbye."""
     label = text.clean_name(request.args.get("label", ""))[:20]
+    card = request.args.get("card", "")
+    # a pool visitor card (ADR 0003), already deactivated by the hub: ask for it back
+    card_data = {"pool_card": int(card)} if card.isdigit() and 0 < int(card) < 10_000 else {}
     if g.draft is not None:
         _drafts().drop(g.draft.id)
         g.draft, g.lang = None, g.draft.lang
-    response = make_response(_page("result.html", outcome=Outcome("signed_out", "goodbye", label=label),
+    response = make_response(_page("result.html", outcome=Outcome("signed_out", "goodbye", label=label,
+                                                                  data=card_data),
                                    message=MESSAGES["goodbye"]))
     response.delete_cookie(COOKIE)
     return response
@@ -456,7 +460,8 @@ def staff_menu():
         else:
             abort(400)
         message = MESSAGES.get(outcome.message, "")
-    return _page("staff_menu.html", message=message, health=kiosk.health())
+    return _page("staff_menu.html", message=message, health=kiosk.health(),
+                 pool_cards=kiosk.directory().pool_cards)
 
 
 @bp.post("/staff/leave")
@@ -517,4 +522,7 @@ def create_app(kiosk: Kiosk, *, languages: list[str] | None = None, translations
     app.extensions["gatehouse.staff"] = {}
     app.jinja_env.globals["get_locale"] = get_locale
     app.register_blueprint(bp)
+    from kiosk import pool_web  # NOTE: lazy, it imports this module (pool visitor cards, ADR 0003)
+
+    app.register_blueprint(pool_web.bp)
     return app

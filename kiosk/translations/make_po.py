@@ -155,6 +155,53 @@ T = {
     "connected": ("conectada", "conectada"),
     "current": ("al día", "atualizada"),
     "too old or missing": ("vieja o ausente", "antiga ou ausente"),
+    # pool visitor cards (ADR 0003)
+    "Activate the card": ("Activar la tarjeta", "Ativar o cartão"),
+    "Back to the staff menu": ("Volver al menú del personal", "Voltar ao menu da equipe"),
+    "Card %(card)s belongs to another building. Use one of this building's cards.": (
+        "La tarjeta %(card)s pertenece a otro edificio. Use una tarjeta de este edificio.",
+        "O cartão %(card)s pertence a outro prédio. Use um cartão deste prédio."),
+    "Card %(card)s has been taken out of use (retired or lost).": (
+        "La tarjeta %(card)s ya no se usa (retirada o perdida).",
+        "O cartão %(card)s foi retirado de uso (aposentado ou perdido)."),
+    "Card %(card)s is active for %(label)s until %(until)s.": (
+        "La tarjeta %(card)s está activa para %(label)s hasta las %(until)s.",
+        "O cartão %(card)s está ativo para %(label)s até %(until)s."),
+    "Card %(card)s is already lent, or this visitor already holds a card.": (
+        "La tarjeta %(card)s ya está prestada, o este visitante ya tiene una tarjeta.",
+        "O cartão %(card)s já está emprestado, ou este visitante já tem um cartão."),
+    "Card %(card)s is not one of the district's visitor cards.": (
+        "La tarjeta %(card)s no es una tarjeta de visitante del distrito.",
+        "O cartão %(card)s não é um cartão de visitante do distrito."),
+    "Card number": ("Número de tarjeta", "Número do cartão"),
+    "If you need a visitor card to open doors, please ask at the front desk.": (
+        "Si necesita una tarjeta de visitante para abrir puertas, pídala en la recepción.",
+        "Se precisar de um cartão de visitante para abrir portas, peça na recepção."),
+    "Nobody signed in at this kiosk is on site.": (
+        "No hay nadie registrado en este quiosco que esté en el edificio.",
+        "Ninguém registrado neste quiosque está no prédio."),
+    "Please hand visitor card %(card)s back to the front desk.": (
+        "Por favor, devuelva la tarjeta de visitante %(card)s en la recepción.",
+        "Por favor, devolva o cartão de visitante %(card)s na recepção."),
+    "The hub is not answering, so no card can be activated now. The visit goes on without one: the printed badge is enough.": (
+        "El servidor central no responde, así que no se puede activar ninguna tarjeta ahora. La visita sigue sin "
+        "tarjeta: basta con el gafete impreso.",
+        "O servidor central não responde, então nenhum cartão pode ser ativado agora. A visita continua sem "
+        "cartão: o crachá impresso é suficiente."),
+    "The hub refused to activate the card.": (
+        "El servidor central no activó la tarjeta.", "O servidor central recusou ativar o cartão."),
+    "This building does not lend visitor cards.": (
+        "Este edificio no presta tarjetas de visitante.", "Este prédio não empresta cartões de visitante."),
+    "This sign-in is waiting for the front desk: no card until it is cleared.": (
+        "Este registro espera a la recepción: no hay tarjeta hasta que se apruebe.",
+        "Este registro aguarda a recepção: nenhum cartão até ser liberado."),
+    "This visit is over or unknown: no card can be lent to it.": (
+        "Esta visita terminó o no se conoce: no se le puede prestar una tarjeta.",
+        "Esta visita terminou ou é desconhecida: nenhum cartão pode ser emprestado a ela."),
+    "Type the number printed on the card (1 to 9999).": (
+        "Escriba el número impreso en la tarjeta (de 1 a 9999).",
+        "Digite o número impresso no cartão (de 1 a 9999)."),
+    "Visitor cards": ("Tarjetas de visitante", "Cartões de visitante"),
 }
 
 
