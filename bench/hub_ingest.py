@@ -1,19 +1,28 @@
 """Hub event ingestion: events/s stored exactly once, durable commits, SQLite and PostgreSQL.
 
 Two measurements per backend:
-* ``pipeline``: the bridge's own batch path (verify Ed25519, insert once, advance acks, commit)
-  fed pre-sealed payloads, duplicates included;
-* ``mqtt``: end to end through a real Mosquitto (TLS), publishers sending as fast as QoS 1 lets
-  them, until every event is in the database.
+* ``pipeline``: the bridge's own ingest loop (its queue, worker processes opening one batch while
+  the last is stored, insert once, advance acks, commit) fed pre-sealed payloads, shuffled,
+  10 % duplicates;
+* ``mqtt``: end to end through a real Mosquitto (TLS), the devices' publishers in a process of
+  their own sending as fast as QoS 1 lets them and re-sending what is not stored, like an outbox,
+  until every event is in the database.
+Each prints events/s and the CPU the hub spent per event (its process and its worker processes,
+so a figure that does not depend on what else the machine is running), and the load average.
+A micro-benchmark first prints one Ed25519 check by OpenSSL (cryptography) and by libsodium.
 Prints human lines and one JSON line per figure.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import random
+import resource
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,6 +38,7 @@ from link import topics  # noqa: E402
 from link.client import BrokerConfig  # noqa: E402
 from link.envelope import Signer  # noqa: E402
 from hub.bridge import Bridge, _Item  # noqa: E402
+from hub.ingest_pool import SodiumKey  # noqa: E402
 from link.client import LinkClient  # noqa: E402
 from hub.db import Database  # noqa: E402
 from hub.keyring import Keyring, Vault  # noqa: E402
@@ -85,6 +95,43 @@ def stored(db: Database) -> tuple[int, int]:
     return total, distinct
 
 
+def load() -> str:
+    return "load average " + " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+class CpuMeter:
+    """CPU seconds of this process, and of its children that have ended (the worker pool)."""
+
+    def __init__(self) -> None:
+        self.start = self._now()
+
+    @staticmethod
+    def _now() -> tuple[float, float]:
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
+
+    def used(self) -> tuple[float, float]:
+        """(this process, ended children) since the meter started."""
+        now = self._now()
+        return now[0] - self.start[0], now[1] - self.start[1]
+
+
+def verify_micro() -> None:
+    key = Ed25519PrivateKey.generate()
+    data = b"x" * 300
+    sig = key.sign(data)
+    for name, verifier in (("OpenSSL (cryptography)", key.public_key()),
+                           ("libsodium (PyNaCl)", SodiumKey(key.public_key().public_bytes_raw()))):
+        n = 3000
+        started = time.process_time()
+        for _ in range(n):
+            verifier.verify(sig, data)
+        us = (time.process_time() - started) / n * 1e6
+        print(f"Ed25519 verify, {name}: {us:.0f} us CPU", flush=True)
+        figure(f"hub ingest Ed25519 verify, {name}", us, "us CPU", None, "lower")
+
+
 def pipeline(label: str, url: str) -> None:
     db, keys = setup(url)
     payloads = sealed(keys, PIPELINE_EVENTS)
@@ -93,52 +140,51 @@ def pipeline(label: str, url: str) -> None:
     random.Random(2).shuffle(stream)
     bridge = Bridge(db, keyring(), BrokerConfig(host="127.0.0.1", port=1, client_id="bench"),
                     gap_settle_s=3600)
+    bridge._pool.start()  # worker processes up before the clock starts, as in a running hub
     items = [_Item(topics.Kind.EVENTS, d, p, False, time.monotonic()) for d, _s, p in stream]
+    cpu = CpuMeter()
     started = time.perf_counter()
-    for i in range(0, len(items), 1000):
-        bridge.process(items[i:i + 1000])
+    for item in items:  # what paho's thread does, all at once: the loop drains it in batches
+        bridge._queue.put(item)
+    loop = threading.Thread(target=bridge._ingest_loop, name="bench-ingest")
+    loop.start()
+    while bridge.stats.events_received < len(items):
+        time.sleep(0.01)
     elapsed = time.perf_counter() - started
+    bridge._stop.set()
+    loop.join()
+    bridge.stop()  # ends the worker processes, so their CPU is counted
+    cpu_main, cpu_workers = cpu.used()
+    cpu_s = cpu_main + cpu_workers
     total, distinct = stored(db)
     assert total == distinct == len(payloads), (total, distinct, len(payloads))
+    assert bridge.stats.events_stored == len(payloads)
+    assert bridge.stats.events_duplicate == len(dupes)
     rate = len(items) / elapsed
     print(f"{label} pipeline: {len(items)} messages ({len(dupes)} duplicates) in {elapsed:.2f} s"
-          f" = {rate:.0f}/s; stored {total}, each once", flush=True)
+          f" = {rate:.0f}/s in {bridge.stats.batches} batches; stored {total}, each once; "
+          f"hub CPU {cpu_s / len(items) * 1e6:.0f} us/event (bridge process "
+          f"{cpu_main / len(items) * 1e6:.0f}, worker processes "
+          f"{cpu_workers / len(items) * 1e6:.0f}); {load()}", flush=True)
     figure(f"hub ingest {label} pipeline (verify+store+ack, durable)", rate, "events/s", TARGET,
            "higher")
-    bridge.stop()
+    figure(f"hub ingest {label} pipeline, hub CPU per event", cpu_s / len(items) * 1e6,
+           "us CPU", None, "lower")
     db.dispose()
 
 
-def mqtt(label: str, url: str, root: Path) -> None:
-    from tests.support.mosquitto import Mosquitto
-    from tests.support.pki import TestPki
-
-    db, keys = setup(url)
-    pki = TestPki(root / "pki")
-    broker = Mosquitto(root / "broker", pki)
-    # A hub slower than its publishers for a moment must not lose QoS 1 messages at the broker
-    # (Mosquitto's default keeps 1000 per client, then drops): production sets this too.
-    conf = root / "broker" / "mosquitto.conf"
-    conf.write_text(conf.read_text() + "max_queued_messages 1000000\n")
-    broker.start()
-
-    def cfg(identity: str) -> BrokerConfig:
-        ident = pki.client(identity)
-        return BrokerConfig(host=broker.host, port=broker.port, client_id=identity,
-                            ca_file=pki.ca_file, cert_file=ident.cert, key_file=ident.key)
-
-    bridge = Bridge(db, keyring(), cfg("hub"), gap_settle_s=3600)
-    bridge.start()
-    assert bridge.client.wait_connected(10)
+def publish_all(cfgs: dict[str, BrokerConfig], payloads: list[tuple[str, int, bytes]],
+                url: str, go: multiprocessing.Event, started_at) -> None:
+    """The devices, in a process of their own: send everything, then re-send what is not stored."""
+    db = Database(url)
     pubs = {}
-    for dev_id in keys:
-        client = LinkClient(cfg(dev_id))
+    for dev_id, cfg in cfgs.items():
+        client = LinkClient(cfg)
         client.start()
         assert client.wait_connected(10)
         pubs[dev_id] = client
-    payloads = sealed(keys, MQTT_EVENTS)
-    time.sleep(0.5)
-    started = time.perf_counter()
+    go.wait()
+    started_at.value = time.time()
     pending = []
     for dev_id, _seq, payload in payloads:
         while True:
@@ -161,15 +207,57 @@ def mqtt(label: str, url: str, root: Path) -> None:
             for dev_id, seq, payload in payloads:
                 if (dev_id, seq) not in have:
                     pubs[dev_id].publish(topics.events(dev_id), payload)
-    elapsed = time.perf_counter() - started
+    for client in pubs.values():
+        client.stop()
+    db.dispose()
+
+
+def mqtt(label: str, url: str, root: Path) -> None:
+    from tests.support.mosquitto import Mosquitto
+    from tests.support.pki import TestPki
+
+    db, keys = setup(url)
+    pki = TestPki(root / "pki")
+    broker = Mosquitto(root / "broker", pki)
+    # A hub slower than its publishers for a moment must not lose QoS 1 messages at the broker
+    # (Mosquitto's default keeps 1000 per client, then drops): production sets this too.
+    conf = root / "broker" / "mosquitto.conf"
+    conf.write_text(conf.read_text() + "max_queued_messages 1000000\n")
+    broker.start()
+
+    def cfg(identity: str) -> BrokerConfig:
+        ident = pki.client(identity)
+        return BrokerConfig(host=broker.host, port=broker.port, client_id=identity,
+                            ca_file=pki.ca_file, cert_file=ident.cert, key_file=ident.key)
+
+    bridge = Bridge(db, keyring(), cfg("hub"), gap_settle_s=3600)
+    bridge._pool.start()
+    bridge.start()
+    assert bridge.client.wait_connected(10)
+    payloads = sealed(keys, MQTT_EVENTS)
+    ctx = multiprocessing.get_context("spawn")
+    go, started_at = ctx.Event(), ctx.Value("d", 0.0)
+    devices_proc = ctx.Process(target=publish_all, name="bench-devices",
+                               args=({d: cfg(d) for d in keys}, payloads, url, go, started_at))
+    devices_proc.start()
+    time.sleep(3)  # the devices connect
+    cpu_self = time.process_time()
+    go.set()
+    deadline = time.monotonic() + 180
+    while stored(db)[0] < len(payloads) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    done = time.time()
+    devices_proc.join(30)
+    bridge.stop()
+    cpu_s = time.process_time() - cpu_self  # the hub process only (workers counted below)
+    elapsed = done - started_at.value
     total, distinct = stored(db)
     rate = total / elapsed
     print(f"{label} mqtt: {total}/{len(payloads)} events in {elapsed:.2f} s = {rate:.0f}/s, "
-          f"each once: {total == distinct}", flush=True)
+          f"each once: {total == distinct}; the hub received {bridge.stats.events_received} "
+          f"(re-sends included); bridge process CPU (without its workers) "
+          f"{cpu_s / max(total, 1) * 1e6:.0f} us/event; {load()}", flush=True)
     figure(f"hub ingest {label} end-to-end over Mosquitto TLS", rate, "events/s", TARGET, "higher")
-    for client in pubs.values():
-        client.stop()
-    bridge.stop()
     broker.stop()
     db.dispose()
 
@@ -177,6 +265,8 @@ def mqtt(label: str, url: str, root: Path) -> None:
 def main() -> int:
     from tests.hub.postgres import PostgresServer, PostgresUnavailable
 
+    print(f"{os.cpu_count()} cores; {load()}", flush=True)
+    verify_micro()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         pipeline("sqlite", f"sqlite:///{root}/ingest-a.db")

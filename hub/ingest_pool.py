@@ -220,6 +220,8 @@ class OpenPool:
                 log.error("ingest worker pool broken; opening a chunk inline items=%d", len(part))
                 self.discard_broken()
                 future = None
+            except RuntimeError:  # shut down meanwhile (the bridge is stopping): finish inline
+                future = None
             parts.append((part, future))
         return Opening(self, parts)
 
