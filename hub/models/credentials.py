@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, LargeBinary, String
+from sqlalchemy import BigInteger, ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.db import Base
@@ -102,4 +102,33 @@ class SecretHolding(Base):
     ended_at: Mapped[datetime | None]
 
     secret: Mapped[Secret] = relationship(back_populates="holdings")
+    person: Mapped[Person] = relationship()
+
+
+class TapEnrolment(Base):
+    """A principal waiting at a door reader for the next card tapped there, to enrol it.
+
+    ``waiting_on`` holds the reader's device id only while the wait is open: its unique
+    constraint lets one enrolment wait on a reader at a time (NULLs do not collide).
+    """
+
+    __tablename__ = "tap_enrolments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    building_id: Mapped[str] = mapped_column(ForeignKey("buildings.id"), index=True)
+    device_id: Mapped[str] = mapped_column(ForeignKey("devices.id"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
+    waiting_on: Mapped[str | None] = mapped_column(String(64), unique=True)
+    #: waiting | seen | enrolled | expired | cancelled
+    status: Mapped[str] = mapped_column(String(16), default="waiting")
+    started_by: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    #: the reader's highest stored event sequence when the wait began (later events only)
+    after_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    cred_hash: Mapped[str | None] = mapped_column(String(64))
+    seen_at: Mapped[datetime | None]
+    card_id: Mapped[int | None] = mapped_column(ForeignKey("keycards.id"))
+    ended_at: Mapped[datetime | None]
+
     person: Mapped[Person] = relationship()

@@ -13,14 +13,17 @@ import io
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from link.keys import card_hmac
 from hub.keyring import Vault
-from hub.models import Keycard, KeyHolding, Person, PhysicalKey, Secret, SecretHolding
+from hub.models import (Device, Event, Keycard, KeyHolding, Person, PhysicalKey, Secret,
+                        SecretHolding)
+from hub.models.credentials import TapEnrolment
 from hub.services import acl, alerts, audit
 from hub.services.audit import ActorLike, label as actor_label
 from hub.services.errors import Conflict, Invalid, NotFound
@@ -28,6 +31,7 @@ from hub.services.errors import Conflict, Invalid, NotFound
 PIN_ITERATIONS = 50_000
 SECRET_KINDS = ("keypad_code", "combination")
 _HEX = re.compile(r"^[0-9A-Fa-f]+$")
+_CRED = re.compile(r"^[0-9a-f]{64}$")
 
 
 def parse_uid(text: str) -> bytes:
@@ -69,13 +73,23 @@ def _check_holder(person: Person, building_id: str) -> None:
 
 # --------------------------------------------------------------------------- keycards
 def enrol_card(session: Session, site_key: bytes, *, person: Person, building_id: str,
-               uid_text: str, approver: str, actor: ActorLike, now: datetime, pin: str | None = None,
-               label: str = "") -> Keycard:
-    """Issue a keycard typed in by UID (and an optional PIN); its doors learn at once."""
-    uid = parse_uid(uid_text)
+               uid_text: str | None = None, approver: str, actor: ActorLike, now: datetime,
+               pin: str | None = None, label: str = "", cred_hash: str | None = None) -> Keycard:
+    """Issue a keycard typed in by UID, or tapped at a reader (its HMAC); its doors learn at once.
+
+    Exactly one of ``uid_text`` (typed enrolment) and ``cred_hash`` (the HMAC a reader reported,
+    see :func:`confirm_tap_enrolment`) is given; everything else is checked the same way.
+    """
+    if (uid_text is None) == (cred_hash is None):
+        raise Invalid("give either a typed card UID or a tapped card", field="uid")
+    if cred_hash is not None:
+        if not _CRED.match(cred_hash):
+            raise Invalid("a tapped card must be a 64-digit lowercase hex HMAC", field="cred")
+        cred = cred_hash
+    else:
+        cred = card_hmac(site_key, parse_uid(uid_text or ""))
     approver = _approver(approver)
     _check_holder(person, building_id)
-    cred = card_hmac(site_key, uid)
     if session.scalars(select(Keycard).where(Keycard.cred_hash == cred)).first():
         raise Conflict("this card is already enrolled", field="uid")
     card = Keycard(building_id=building_id, person_id=person.id, cred_hash=cred,
@@ -88,8 +102,187 @@ def enrol_card(session: Session, site_key: bytes, *, person: Person, building_id
     acl.push_person(session, person, set(), now)
     audit.record(session, actor=actor, action="card.issue", now=now, building_id=building_id,
                  target=person.staff_id, detail={"card": card.id, "approver": approver,
-                                                 "pin": pin is not None})
+                                                 "pin": pin is not None,
+                                                 "via": "typed" if uid_text is not None else "tap"})
     return card
+
+
+# --------------------------------------------------------------------------- enrolment by tapping
+TAP_WAIT_S = 60  # how long a reader waits for the card after "Enrol by tap"
+TAP_CONFIRM_S = 300  # how long a tapped card may wait for the principal's confirmation
+#: a reader's clock may lag the hub's this much; an older event is an outbox replay, not the tap
+TAP_CLOCK_SLACK_S = 120
+#: events that carry the presented card's HMAC (an unknown card is denied as ``unknown_card``;
+#: a card the reader knows is granted or denied for another reason, and is already enrolled)
+_CARD_EVENTS = ("access.denied", "access.granted")
+
+
+@dataclass(frozen=True)
+class TapState:
+    """What the enrolment page shows: where a tap enrolment stands, and what to say."""
+
+    id: int
+    state: str  # waiting | seen | already_enrolled | enrolled | expired | cancelled
+    message: str
+    seconds_left: int = 0
+    fingerprint: str = ""  # first 8 hex digits of the card's HMAC, to tell two taps apart
+    seen_at: datetime | None = None
+    holder_staff_id: str | None = None  # already_enrolled: who holds the card (if in scope)
+    holder_building: str | None = None
+    card_id: int | None = None
+
+
+def _fmt(t: datetime) -> str:
+    return t.strftime("%H:%M:%S") + " UTC"
+
+
+def get_tap_enrolment(session: Session, enrolment_id: int) -> TapEnrolment:
+    """A tap enrolment by id, or NotFound."""
+    wait = session.get(TapEnrolment, enrolment_id)
+    if wait is None:
+        raise NotFound(f"no tap enrolment {enrolment_id}")
+    return wait
+
+
+def _readers(session: Session, building_id: str) -> list[Device]:
+    return list(session.scalars(select(Device).where(
+        Device.building_id == building_id, Device.kind == "controller",
+        Device.status == "active").order_by(Device.id)))
+
+
+def enrolment_readers(session: Session, person: Person,
+                      buildings: frozenset[str] | None) -> list[Device]:
+    """Door readers (active controllers) where ``person`` may be enrolled, in ``buildings``."""
+    out: list[Device] = []
+    for b in person.buildings:
+        if buildings is None or b.id in buildings:
+            out.extend(_readers(session, b.id))
+    return out
+
+
+def _expire_stale(session: Session, device_id: str, now: datetime) -> None:
+    for wait in session.scalars(select(TapEnrolment).where(
+            TapEnrolment.waiting_on == device_id, TapEnrolment.expires_at <= now)):
+        wait.status, wait.waiting_on, wait.ended_at = "expired", None, now
+    session.flush()
+
+
+def start_tap_enrolment(session: Session, *, person: Person, device_id: str, actor: ActorLike,
+                        now: datetime, wait_s: int = TAP_WAIT_S) -> TapEnrolment:
+    """Begin waiting at a reader for the next card tapped there; one wait per reader at a time.
+
+    The same account pressing again on the same reader replaces its own wait; anyone else gets
+    a Conflict naming who is waiting there and until when.
+    """
+    device = session.get(Device, device_id) if isinstance(device_id, str) else None
+    if device is None or device.kind != "controller":
+        raise Invalid("choose a door reader (a controller) of the person's building",
+                      field="device")
+    if device.status != "active":
+        raise Conflict(f"reader {device.id} is revoked and cannot enrol cards", field="device")
+    _check_holder(person, device.building_id)
+    _expire_stale(session, device.id, now)
+    who = actor_label(actor)
+    current = session.scalars(select(TapEnrolment).where(
+        TapEnrolment.waiting_on == device.id)).first()
+    if current is not None:
+        if current.started_by != who:
+            raise Conflict(
+                f"reader {device.id} is already waiting for a card for {current.person.name} "
+                f"({current.person.staff_id}), started by {current.started_by} at "
+                f"{_fmt(current.started_at)}, until {_fmt(current.expires_at)}; "
+                "choose another reader or try again after that", field="device")
+        current.status, current.waiting_on, current.ended_at = "cancelled", None, now
+        session.flush()
+    after = session.scalar(select(func.max(Event.seq)).where(Event.device_id == device.id))
+    wait = TapEnrolment(building_id=device.building_id, device_id=device.id, person_id=person.id,
+                        waiting_on=device.id, status="waiting", started_by=who, started_at=now,
+                        expires_at=now + timedelta(seconds=wait_s), after_seq=after or 0)
+    try:
+        with session.begin_nested():
+            session.add(wait)
+            session.flush()
+    except IntegrityError:
+        # NOTE: another principal's wait on this reader committed between our check and insert.
+        raise Conflict(f"reader {device.id} was just claimed by another enrolment; choose "
+                       "another reader or try again in a minute", field="device") from None
+    audit.record(session, actor=actor, action="card.tap_wait", now=now,
+                 building_id=device.building_id, target=person.staff_id,
+                 detail={"enrolment": wait.id, "device": device.id, "wait_s": wait_s})
+    return wait
+
+
+def _tapped(session: Session, wait: TapEnrolment) -> Event | None:
+    return session.scalars(select(Event).where(
+        Event.device_id == wait.device_id, Event.seq > wait.after_seq,
+        Event.type.in_(_CARD_EVENTS), Event.cred.is_not(None),
+        Event.received_at >= wait.started_at, Event.received_at <= wait.expires_at,
+        Event.at >= wait.started_at - timedelta(seconds=TAP_CLOCK_SLACK_S))
+        .order_by(Event.seq).limit(1)).first()
+
+
+def poll_tap_enrolment(session: Session, wait: TapEnrolment, now: datetime) -> TapState:
+    """Look for the tap; say where the enrolment stands (waiting, seen, expired, ...)."""
+    if wait.status == "waiting":
+        event = _tapped(session, wait)
+        if event is not None:
+            wait.status, wait.cred_hash, wait.seen_at, wait.waiting_on = (
+                "seen", event.cred, now, None)
+        elif now >= wait.expires_at:
+            wait.status, wait.waiting_on, wait.ended_at = "expired", None, now
+        session.flush()
+    if wait.status == "seen" and wait.seen_at is not None and \
+            now >= wait.seen_at + timedelta(seconds=TAP_CONFIRM_S):
+        wait.status, wait.ended_at = "expired", now
+        session.flush()
+        return TapState(wait.id, "expired", "the tapped card was not confirmed within "
+                        f"{TAP_CONFIRM_S // 60} minutes; press Enrol by tap and tap it again")
+    reader = wait.device_id
+    if wait.status == "waiting":
+        left = max(0, int((wait.expires_at - now).total_seconds()))
+        return TapState(wait.id, "waiting", f"tap the card on reader {reader} now", left)
+    if wait.status == "expired":
+        return TapState(wait.id, "expired",
+                        f"no card was tapped on reader {reader} within "
+                        f"{int((wait.expires_at - wait.started_at).total_seconds())} s; "
+                        "press Enrol by tap and try again")
+    if wait.status == "cancelled":
+        return TapState(wait.id, "cancelled", "this enrolment was cancelled or replaced")
+    fp = (wait.cred_hash or "")[:8]
+    if wait.status == "enrolled":
+        return TapState(wait.id, "enrolled", f"card {fp} enrolled as keycard {wait.card_id}",
+                        fingerprint=fp, seen_at=wait.seen_at, card_id=wait.card_id)
+    held = session.scalars(select(Keycard).where(Keycard.cred_hash == wait.cred_hash)).first()
+    if held is not None:
+        return TapState(wait.id, "already_enrolled",
+                        f"the card tapped on reader {reader} is already enrolled "
+                        f"({held.status}); it was not enrolled again",
+                        fingerprint=fp, seen_at=wait.seen_at,
+                        holder_staff_id=held.person.staff_id, holder_building=held.building_id)
+    return TapState(wait.id, "seen", f"card {fp} tapped on reader {reader}: confirm to enrol "
+                    f"it for {wait.person.name}", fingerprint=fp, seen_at=wait.seen_at)
+
+
+def confirm_tap_enrolment(session: Session, wait: TapEnrolment, *, approver: str, actor: ActorLike,
+                          now: datetime, pin: str | None = None, label: str = "") -> Keycard:
+    """Enrol the tapped card for the waiting person, exactly as typed enrolment does."""
+    state = poll_tap_enrolment(session, wait, now)
+    if state.state != "seen":
+        raise Conflict(state.message if state.state != "waiting"
+                       else "no card has been tapped yet", field="card")
+    card = enrol_card(session, b"", person=wait.person, building_id=wait.building_id,
+                      cred_hash=wait.cred_hash, approver=approver, actor=actor, now=now, pin=pin,
+                      label=label)
+    wait.status, wait.card_id, wait.ended_at = "enrolled", card.id, now
+    session.flush()
+    return card
+
+
+def cancel_tap_enrolment(session: Session, wait: TapEnrolment, *, now: datetime) -> None:
+    """Stop waiting (frees the reader); an enrolled or ended wait stays as it is."""
+    if wait.status in ("waiting", "seen"):
+        wait.status, wait.waiting_on, wait.ended_at = "cancelled", None, now
+        session.flush()
 
 
 def get_card(session: Session, card_id: int) -> Keycard:

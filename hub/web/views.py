@@ -8,10 +8,11 @@ from flask import Response, abort, current_app, jsonify, redirect, render_templa
 from sqlalchemy import select
 
 from hub import auth
-from hub.auth.permissions import PUBLIC, declare, register_resolver
+from hub.auth.permissions import PUBLIC, declare, decide, register_resolver
 from hub.db import get_session
 from hub.keyring import get_keyring
-from hub.models import ChecklistItem, Keycard, KeyHolding, Secret, SecretHolding
+from hub.models import ChecklistItem, Device, Keycard, KeyHolding, Secret, SecretHolding
+from hub.models.credentials import TapEnrolment
 from hub.services import alerts, buildings, credentials, devices, people, revocations
 from hub.services.errors import ServiceError
 from hub.web import bp
@@ -143,8 +144,90 @@ def person(staff_id: str) -> str:
             if visible(h.key.building_id)]
     codes = [h for h in s.scalars(select(SecretHolding).where(SecretHolding.person_id == p.id))
              if visible(h.secret.building_id)]
+    actor = auth.current_actor()
+    writable = frozenset(b.id for b in p.buildings
+                         if decide(actor, "credential.write", b.id).allowed)
+    readers = credentials.enrolment_readers(s, p, writable) if p.status == "active" else []
     return render_template("web/person.html", person=p, cards=cards, keys=keys, codes=codes,
-                           revocations=revocations.for_person(s, p))
+                           revocations=revocations.for_person(s, p), readers=readers)
+
+
+# --------------------------------------------------------------------------- enrolment by tapping
+def _enrolment_buildings(session, value: str) -> frozenset[str] | None:
+    wait = session.get(TapEnrolment, int(value)) if value.isdigit() else None
+    return None if wait is None else frozenset({wait.building_id})
+
+
+def _tap_json(state: credentials.TapState) -> dict[str, Any]:
+    scope = auth.visible_buildings(auth.current_actor())
+    visible = state.holder_building is not None and (scope is None
+                                                      or state.holder_building in scope)
+    return {"id": state.id, "state": state.state, "message": state.message,
+            "seconds_left": state.seconds_left, "fingerprint": state.fingerprint,
+            "seen_at": _iso(state.seen_at), "card_id": state.card_id,
+            # a holder in another building is not named (objects out of scope do not exist)
+            "holder": state.holder_staff_id if visible else None}
+
+
+@bp.post("/people/<staff_id>/enrol-tap")
+def enrol_tap_start(staff_id: str) -> Response:
+    """Start waiting at the chosen door reader for the card to enrol; go to the waiting page."""
+    s = get_session()
+    p = people.get_person(s, staff_id)
+    device_id = (request.form.get("device") or "").strip()
+    device = s.get(Device, device_id) if device_id else None
+    if device is not None:
+        # the person's building is in scope (the guard checked); the reader's must be too
+        auth.require(auth.current_actor(), "credential.write", device.building_id)
+    wait = credentials.start_tap_enrolment(s, person=p, device_id=device_id,
+                                           actor=auth.current_actor(), now=auth.now())
+    s.commit()
+    return redirect(url_for("web.enrolment", enrolment_id=wait.id), code=303)
+
+
+@bp.get("/enrolments/<int:enrolment_id>")
+def enrolment(enrolment_id: int) -> str:
+    """The waiting page: tap the card now; enrolment.js shows it and the confirm form appears."""
+    s = get_session()
+    wait = credentials.get_tap_enrolment(s, enrolment_id)
+    state = credentials.poll_tap_enrolment(s, wait, auth.now())
+    s.commit()
+    return render_template("web/enrolment.html", wait=wait, state=_tap_json(state),
+                           device=s.get(Device, wait.device_id))
+
+
+@bp.get("/enrolments/<int:enrolment_id>/state.json")
+def enrolment_state(enrolment_id: int) -> Response:
+    """What the waiting page polls: waiting (seconds left), seen, already enrolled, expired, ..."""
+    s = get_session()
+    wait = credentials.get_tap_enrolment(s, enrolment_id)
+    state = credentials.poll_tap_enrolment(s, wait, auth.now())
+    s.commit()
+    return jsonify(_tap_json(state))
+
+
+@bp.post("/enrolments/<int:enrolment_id>/confirm")
+def enrolment_confirm(enrolment_id: int) -> Response:
+    """Create the keycard from the tapped card, exactly as typed enrolment does (audited)."""
+    s = get_session()
+    wait = credentials.get_tap_enrolment(s, enrolment_id)
+    pin = request.form.get("pin") or None
+    credentials.confirm_tap_enrolment(s, wait, approver=request.form.get("approver", ""),
+                                      actor=auth.current_actor(), now=auth.now(), pin=pin,
+                                      label=(request.form.get("label") or "").strip())
+    s.commit()
+    _notify_bridge()
+    return redirect(url_for("web.enrolment", enrolment_id=wait.id), code=303)
+
+
+@bp.post("/enrolments/<int:enrolment_id>/cancel")
+def enrolment_cancel(enrolment_id: int) -> Response:
+    """Stop waiting and free the reader."""
+    s = get_session()
+    wait = credentials.get_tap_enrolment(s, enrolment_id)
+    credentials.cancel_tap_enrolment(s, wait, now=auth.now())
+    s.commit()
+    return redirect(url_for("web.person", staff_id=wait.person.staff_id), code=303)
 
 
 @bp.post("/people/<staff_id>/terminate")
@@ -211,6 +294,7 @@ def declare_endpoints() -> None:
     """Put this blueprint's endpoints and object resolvers in the permission table (idempotent)."""
     register_resolver("secret_id", _secret_buildings)
     register_resolver("item_id", _item_buildings)
+    register_resolver("enrolment_id", _enrolment_buildings)
     declare("web.static", PUBLIC)
     declare("web.index", "building.read")
     declare("web.master_list", "credential.read", building_arg="building_id")
@@ -223,3 +307,8 @@ def declare_endpoints() -> None:
     declare("web.revocation_state", "revocation.read", object_arg="revocation_id")
     declare("web.checklist_done", {"POST": "credential.write"}, object_arg="item_id")
     declare("web.secret_view", {"POST": "secret.view"}, object_arg="secret_id")
+    declare("web.enrol_tap_start", {"POST": "credential.write"}, object_arg="staff_id")
+    declare("web.enrolment", {"GET": "credential.write"}, object_arg="enrolment_id")
+    declare("web.enrolment_state", {"GET": "credential.write"}, object_arg="enrolment_id")
+    declare("web.enrolment_confirm", {"POST": "credential.write"}, object_arg="enrolment_id")
+    declare("web.enrolment_cancel", {"POST": "credential.write"}, object_arg="enrolment_id")
