@@ -179,8 +179,9 @@ def enrol_tap_start(staff_id: str) -> Response:
     if device is not None:
         # the person's building is in scope (the guard checked); the reader's must be too
         auth.require(auth.current_actor(), "credential.write", device.building_id)
-    wait = credentials.start_tap_enrolment(s, person=p, device_id=device_id,
-                                           actor=auth.current_actor(), now=auth.now())
+    wait = credentials.start_tap_enrolment(
+        s, person=p, device_id=device_id, actor=auth.current_actor(), now=auth.now(),
+        wait_s=int(current_app.config.get("TAP_ENROL_WAIT_S", credentials.TAP_WAIT_S)))
     s.commit()
     return redirect(url_for("web.enrolment", enrolment_id=wait.id), code=303)
 
