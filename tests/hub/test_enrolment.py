@@ -314,3 +314,43 @@ def test_enrol_card_takes_exactly_one_of_uid_or_tapped_card(session, keyring) ->
     with pytest.raises(Conflict):
         credentials.enrol_card(session, keyring.site_key, person=p, building_id="zed",
                                cred_hash=NEW_CARD, approver="p", actor="t", now=NOW)
+
+
+def test_two_presses_at_the_same_moment_leave_one_wait(app) -> None:
+    """Two principals' sessions race for one reader: exactly one wait, the other a Conflict."""
+    import threading
+
+    db = get_database(app)
+    first = db.sessionmaker()
+    outcome: dict[str, object] = {}
+    try:
+        n1 = people.get_person(first, "N1")
+        credentials.start_tap_enrolment(first, person=n1, device_id="lincoln-ctl-1",
+                                        actor="pat", now=NOW)  # flushed, not committed
+
+        def second_press() -> None:
+            s = db.sessionmaker()
+            try:
+                s1 = people.get_person(s, "S1")
+                credentials.start_tap_enrolment(s, person=s1, device_id="lincoln-ctl-1",
+                                                actor="sam", now=NOW)
+                s.commit()
+                outcome["second"] = "started"
+            except Conflict as exc:
+                s.rollback()
+                outcome["second"] = exc.message
+            finally:
+                s.close()
+
+        thread = threading.Thread(target=second_press)
+        thread.start()
+        thread.join(0.5)  # the second press reads before the first commits, then waits on it
+        first.commit()
+        thread.join(20)
+        assert not thread.is_alive()
+    finally:
+        first.close()
+    assert "reader lincoln-ctl-1" in str(outcome["second"])
+    with db.session() as s:
+        waits = list(s.scalars(select(TapEnrolment).where(TapEnrolment.status == "waiting")))
+    assert [w.started_by for w in waits] == ["pat"]
