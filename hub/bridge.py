@@ -38,7 +38,7 @@ from link.sequence import ReplayGuard
 from hub.visitors import handlers as visitor_handlers
 from hub.visitors import pool as visitor_pool
 from hub.db import Database
-from hub.ingest_pool import Opening, OpenPool
+from hub.ingest_pool import Opening, OpenPool, default_workers
 from hub.keyring import Keyring
 from hub.models import AclChange, Device
 from hub.services import acl, alerts, buildings, devices, events, revocations
@@ -99,7 +99,7 @@ class Bridge:
     def __init__(self, database: Database, keyring: Keyring, broker: BrokerConfig, *,
                  clock: Clock = utc_now, batch_size: int = 1000, batch_wait_s: float = 0.01,
                  gap_settle_s: float = 60.0, poll_s: float = 0.05,
-                 key_return_days: int = 3, verify_workers: int = 2) -> None:
+                 key_return_days: int = 3, verify_workers: int | None = None) -> None:
         self.db = database
         self.keyring = keyring
         self.clock = clock
@@ -127,7 +127,8 @@ class Bridge:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         #: worker processes that open (parse, verify, validate) large batches of payloads
-        self._pool: OpenPool | None = OpenPool(verify_workers)
+        self._pool: OpenPool | None = OpenPool(
+            default_workers() if verify_workers is None else verify_workers)
         self.client = LinkClient(broker)
         for topic_filter, kind in ((topics.all_events(), topics.Kind.EVENTS),
                                    (topics.all_status(), topics.Kind.STATUS),
@@ -352,8 +353,9 @@ class Bridge:
         touched = sorted({i.device for i, _ in items})
         acks: dict[str, int] = {}
         with self.db.session() as s:
-            building_of = dict(s.execute(select(Device.id, Device.building_id)
-                                         .where(Device.id.in_(touched))).all())
+            # One query for the batch's devices (not one per device, each autoflushing the last).
+            devs = {d.id: d for d in s.scalars(select(Device).where(Device.id.in_(touched)))}
+            building_of = {d.id: d.building_id for d in devs.values()}
             new = events.store(s, incoming, building_of, now)
             events.apply_effects(s, new, building_of, now)
             for ev in new:  # kiosk visits: in this transaction, so before the ack
@@ -361,14 +363,18 @@ class Bridge:
                     visitor_handlers.handle_event(s, self.visitor_settings, ev.device_id, ev.type,
                                                   ev.body, now)
             s.flush()
+            mono = time.monotonic()
             for ev in incoming:
-                self._known[ev.device_id].setdefault(ev.seq, time.monotonic())
-            for device_id in touched:
-                dev = s.get(Device, device_id)
-                upto = self._advance(s, dev)
-                if upto is not None:
-                    acks[device_id] = upto
-                dev.last_event_at = now
+                self._known[ev.device_id].setdefault(ev.seq, mono)
+            with s.no_autoflush:
+                for device_id in touched:
+                    dev = devs.get(device_id)
+                    if dev is None:  # removed since its key was checked: stored, never acked
+                        continue
+                    upto = self._advance(s, dev)
+                    if upto is not None:
+                        acks[device_id] = upto
+                    dev.last_event_at = now
         self.stats.events_stored += len(new)
         self.stats.events_duplicate += len(incoming) - len(new)
         for device_id, upto in acks.items():  # only after the commit above
@@ -484,16 +490,23 @@ class Bridge:
             return
         now = self.clock()
         send: list[tuple[str, m.Body]] = []
-        with self.db.session() as s:
+        with self.db.session() as s, s.no_autoflush:
+            # One query for the batch's devices, and their rows written together at the commit:
+            # a get (and flush) per status held the write lock for the whole batch, and the
+            # acks of a revocation queue behind it.
+            devs = {d.id: d for d in s.scalars(select(Device).where(
+                Device.id.in_(sorted({device_id for device_id, _ in fresh}))))}
             for device_id, body in fresh:
-                dev = s.get(Device, device_id)
+                dev = devs.get(device_id)
+                if dev is None:
+                    continue
                 devices.record_status(s, dev, online=body.state == "online",
                                       status=m.encode_body(body), now=now)
                 if body.state == "online" and dev.kind == "controller":
-                    send += [(device_id, b) for b in acl.catch_up(s, dev, body.acl_version, now)]
-        for device_id, message in send:
-            self._send(topics.acl(device_id), message)
-            self.stats.acl_messages_sent += 1
+                    send += [(topics.acl(device_id), b)
+                             for b in acl.catch_up(s, dev, body.acl_version, now)]
+        self._send_all(send)
+        self.stats.acl_messages_sent += len(send)
 
     def _on_request(self, device_id: str, body: m.AclResync | m.LockdownRequest) -> None:
         now = self.clock()

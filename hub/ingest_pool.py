@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -102,6 +103,13 @@ def open_chunk(chunk: _Chunk) -> list[tuple[Any, ...]]:
 
 def _ready(_: int) -> bool:
     return True
+
+
+def default_workers() -> int:
+    """Worker processes for this machine: one per core but the bridge's own, at least two."""
+    # NOTE: at least two even on two cores: the bridge's thread waits on every commit's fsync,
+    # and opening is most of an event's CPU (a Pi 4/5 has four cores: three workers).
+    return max(2, min(8, len(os.sched_getaffinity(0)) - 1))
 
 
 def _chunk(items: Sequence[Item]) -> _Chunk:

@@ -238,3 +238,4 @@ def test_the_ingest_loop_stores_duplicates_and_reordering_once(bridge, db) -> No
     with db.session() as s:
         assert s.scalar(select(func.count()).select_from(Event)) == 800
     assert _upto(db, "ctl-1") == 400 and _upto(db, "ctl-2") == 400
+
