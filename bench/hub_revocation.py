@@ -43,7 +43,23 @@ def worker(argv: list[str]) -> int:
     """Child process: run the simulated controllers named on the command line until stdin closes."""
 
     from link import keys as lk
+    from link import messages as lm
     from tests.hub.simdevice import SimController
+
+    class BenchController(SimController):
+        """Acks an applied version before publishing its status, as controller/service.py does.
+
+        Same writes (each message's sequence number is still persisted before it is sent),
+        only in the production controller's order.
+        """
+
+        def _applied(self, version: int) -> None:
+            self.version = version
+            self.applied.append(version)
+            self.applied_at[version] = time.monotonic()
+            assert self.link is not None
+            self.link.ack_acl(lm.AclApplied(version=version))
+            self.link.publish_status(acl_version=version)
 
     import logging
 
@@ -57,12 +73,14 @@ def worker(argv: list[str]) -> int:
                            cert_file=Path(root) / "pki" / f"{dev_id}.crt",
                            key_file=Path(root) / "pki" / f"{dev_id}.key",
                            backoff_min_s=0.2, backoff_max_s=2.0)
-        sims.append(SimController(dev_id, lk.load_private(d / "device.pem"),
+        sims.append(BenchController(dev_id, lk.load_private(d / "device.pem"),
                                   lk.load_public(Path(hub_pub)), cfg, d, resend_s=30.0))
     for sim in sims:
         sim.start(timeout=60)
     print(f"ready {len(sims)}", flush=True)
     sys.stdin.read()
+    # when each version was applied (CLOCK_MONOTONIC is one clock for every process)
+    print(json.dumps({sim.device_id: sim.applied_at for sim in sims}), flush=True)
     for sim in sims:
         if sim.link is not None and (sim.link.dropped or sim.resyncs):
             print(f"{sim.device_id}: version {sim.version} applied {sim.applied[-4:]} "
@@ -75,6 +93,46 @@ def worker(argv: list[str]) -> int:
 def figure(name: str, value: float, unit: str, target: float | None) -> None:
     print(json.dumps({"name": name, "value": round(value, 1), "unit": unit, "target": target,
                       "better": "lower"}), flush=True)
+
+
+def _pct(values: list[float]) -> str:
+    values = sorted(values)
+    if not values:
+        return "n/a"
+    p99 = values[min(len(values) - 1, int(len(values) * 0.99))]
+    return f"p50 {statistics.median(values):6.0f}  p99 {p99:6.0f}  max {values[-1]:6.0f}"
+
+
+def stages(runs: list[tuple[float, float, list[tuple[str, int]]]],
+           sent_at: dict[str, list[float]], applied_at: dict[str, dict[str, float]],
+           ack_at: dict[str, list[float]]) -> None:
+    """Print where the time goes: each stage in ms after the terminate call started."""
+    call: list[float] = []
+    sent: list[float] = []
+    applied: list[float] = []
+    acked: list[float] = []
+    for started, call_s, doors in runs:
+        call.append(call_s * 1000)
+        for device_id, version in doors:
+            t_sent = min((t for t in sent_at.get(device_id, []) if t >= started), default=None)
+            t_applied = applied_at.get(device_id, {}).get(str(version))
+            t_ack = min((t for t in ack_at.get(device_id, [])
+                         if t_applied is not None and t >= t_applied), default=None)
+            for into, t in ((sent, t_sent), (applied, t_applied), (acked, t_ack)):
+                if t is not None:
+                    into.append((t - started) * 1000)
+    print("stages, ms after the terminate call started (every door of every termination):")
+    print(f"  terminate call committed        {_pct(call)}")
+    print(f"  hub published the door's delta  {_pct(sent)}")
+    print(f"  controller applied it           {_pct(applied)}")
+    print(f"  its acl.applied reached the hub {_pct(acked)}", flush=True)
+    for name, values in (("terminate call committed", call),
+                         ("hub published the door's delta", sent),
+                         ("controller applied the delta", applied)):
+        if values:
+            values.sort()
+            figure(f"hub revocation stage: {name}, {CONTROLLERS} controllers, p99",
+                   values[min(len(values) - 1, int(len(values) * 0.99))], "ms", None)
 
 
 def main() -> int:
@@ -122,6 +180,23 @@ def main() -> int:
                                 backoff_min_s=0.2, backoff_max_s=2.0)
 
         bridge = Bridge(db, ring, cfg("hub"))
+        # Stage timestamps (bench-only taps, no change to what the bridge does): when each
+        # ACL message left the hub, and when each device's acl.applied reached the bridge.
+        sent_at: dict[str, list[float]] = {}
+        ack_at: dict[str, list[float]] = {}
+        publish, put = bridge.client.publish, bridge._queue.put
+
+        def tapped_publish(topic: str, payload: bytes, **kw):
+            delivery = publish(topic, payload, **kw)
+            sent_at.setdefault(topic.split("/")[-2], []).append(time.monotonic())
+            return delivery
+
+        def tapped_put(item, *a, **kw):
+            if item.kind.name == "DEV_ACK":
+                ack_at.setdefault(item.device, []).append(item.mono)
+            return put(item, *a, **kw)
+
+        bridge.client.publish, bridge._queue.put = tapped_publish, tapped_put
         bridge.start()
         assert bridge.client.wait_connected(10)
         import subprocess
@@ -157,11 +232,20 @@ def main() -> int:
             time.sleep(0.2)
         print(f"every controller on the current ACL after {time.monotonic() - t:.1f} s",
               flush=True)
-        time.sleep(1.0)
+        # Start only once the bridge has been idle for 2 s: the tail of the start-up
+        # (repeated statuses, duplicate snapshots) must not land in the first termination.
+        quiet_since, batches = time.monotonic(), bridge.stats.batches
+        while time.monotonic() - quiet_since < 2.0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            if bridge.stats.batches != batches:
+                quiet_since, batches = time.monotonic(), bridge.stats.batches
+        print(f"bridge idle after {time.monotonic() - t:.1f} s", flush=True)
         latencies: list[float] = []
+        runs: list[tuple[float, float, list[tuple[str, int]]]] = []
         for n in range(TERMINATIONS):
             started_wall = datetime.now(UTC)
             started = time.perf_counter()
+            started_mono = time.monotonic()
             with db.session() as s:
                 rev_id = revocations.terminate(s, people.get_person(s, f"S{n}"), actor="bench",
                                                now=started_wall).id
@@ -175,12 +259,15 @@ def main() -> int:
                         RevocationDoor.confirmed_at.is_(None)))
                 if left == 0:
                     break
-                time.sleep(0.01)
+                # NOTE: the figures come from the bridge's confirmed_at, not from this loop;
+                # polling slowly keeps the bench's own queries out of the bridge's way.
+                time.sleep(0.05)
             with db.session() as s:
                 rows = list(s.scalars(select(RevocationDoor).where(
                     RevocationDoor.revocation_id == rev_id)))
             done = [(r.confirmed_at - started_wall).total_seconds() * 1000 for r in rows
                     if r.confirmed_at is not None]
+            runs.append((started_mono, call_s, [(r.device_id, r.version) for r in rows]))
             latencies += done
             if len(done) < len(rows):
                 import faulthandler
@@ -205,10 +292,13 @@ def main() -> int:
                1000)
         figure(f"hub revocation to every door's ack, {CONTROLLERS} controllers, max",
                latencies[-1], "ms", None)
+        applied_at: dict[str, dict[str, float]] = {}
         for proc in workers:
             proc.stdin.close()
         for proc in workers:
+            applied_at.update(json.loads(proc.stdout.readline()))
             proc.wait(timeout=60)
+        stages(runs, sent_at, applied_at, ack_at)
         bridge.stop()
         broker.stop()
         db.dispose()

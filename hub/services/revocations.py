@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from hub.models import (ChecklistItem, Device, Door, KeyHolding, Keycard, Person, Revocation,
@@ -45,10 +45,12 @@ def terminate(session: Session, person: Person, *, actor: ActorLike, now: dateti
                 description=f"collect keycard {card.label or card.id}"))
     versions = acl.revoke_cards(session, sorted(c.cred_hash for c in cards), devices, now)
     if versions:
-        for door_id, device_id in session.execute(
-                select(Door.id, Door.device_id).where(Door.device_id.in_(sorted(versions)))):
-            session.add(RevocationDoor(revocation_id=rev.id, door_id=door_id,
-                                       device_id=device_id, version=versions[device_id]))
+        session.execute(insert(RevocationDoor), [
+            dict(revocation_id=rev.id, door_id=door_id, device_id=device_id,
+                 version=versions[device_id])
+            for door_id, device_id in session.execute(
+                select(Door.id, Door.device_id).where(Door.device_id.in_(sorted(versions)))
+                .order_by(Door.id))])
     due = now + timedelta(days=key_return_days)
     for h in session.scalars(select(KeyHolding).where(
             KeyHolding.person_id == person.id, KeyHolding.status == "issued")):
@@ -70,10 +72,13 @@ def terminate(session: Session, person: Person, *, actor: ActorLike, now: dateti
                  target=person.staff_id,
                  detail={"revocation": rev.id, "cards": len(cards), "doors": len(versions)})
     # A device that already runs a version at or past this one (impossible in practice, but
-    # cheap to be sure of) confirms immediately.
-    for dev in session.scalars(select(Device).where(Device.id.in_(sorted(versions)),
-                                                    Device.acl_acked.is_not(None))):
-        _confirm(session, dev.id, dev.acl_acked, now)
+    # cheap to be sure of: one statement) confirms immediately.
+    session.execute(
+        update(RevocationDoor)
+        .where(RevocationDoor.revocation_id == rev.id, RevocationDoor.confirmed_at.is_(None),
+               RevocationDoor.version <= select(Device.acl_acked)
+               .where(Device.id == RevocationDoor.device_id).scalar_subquery())
+        .values(confirmed_at=now).execution_options(synchronize_session=False))
     return rev
 
 
@@ -128,26 +133,44 @@ def for_person(session: Session, person: Person) -> list[Revocation]:
                                 .order_by(Revocation.id.desc())))
 
 
-def _confirm(session: Session, device_id: str, version: int, now: datetime) -> int:
-    result = session.execute(
-        update(RevocationDoor)
-        .where(RevocationDoor.device_id == device_id, RevocationDoor.version <= version,
-               RevocationDoor.confirmed_at.is_(None))
-        .values(confirmed_at=now).execution_options(synchronize_session=False))
-    return result.rowcount or 0
-
-
 def record_acl_ack(session: Session, device: Device, version: int, now: datetime) -> int:
     """A device applied ``version``: remember it and confirm the revocations it contains.
 
     Returns how many door confirmations this ack completed. A version the hub never issued
     is ignored (a device cannot confirm what it was not sent).
     """
-    if version > device.acl_version:
+    return record_acl_acks(session, {device.id: version}, now)
+
+
+def record_acl_acks(session: Session, applied: dict[str, int], now: datetime) -> int:
+    """Many devices' acks at once (device id -> version applied), in a fixed few statements.
+
+    Same rules as :func:`record_acl_ack`: a version above what the hub issued, or from an
+    unknown device, is ignored; ``acl_acked`` never goes back. Returns the confirmations made.
+    """
+    if not applied:
         return 0
-    if device.acl_acked is None or version > device.acl_acked:
-        device.acl_acked, device.acl_acked_at = version, now
-    return _confirm(session, device.id, version, now)
+    # Read through the session so a device changed earlier in this transaction is seen as is.
+    known = {d.id: d for d in session.scalars(select(Device).where(
+        Device.id.in_(sorted(applied))))}
+    valid = {device_id: version for device_id, version in applied.items()
+             if device_id in known and version <= known[device_id].acl_version}
+    if not valid:
+        return 0
+    for device_id, version in valid.items():
+        dev = known[device_id]
+        if dev.acl_acked is None or version > dev.acl_acked:
+            dev.acl_acked, dev.acl_acked_at = version, now
+    session.flush()
+    # One UPDATE for every door: a row is confirmed by the version its own device applied.
+    applied_version = select(Device.acl_acked).where(
+        Device.id == RevocationDoor.device_id).scalar_subquery()
+    result = session.execute(
+        update(RevocationDoor)
+        .where(RevocationDoor.device_id.in_(sorted(valid)), RevocationDoor.confirmed_at.is_(None),
+               RevocationDoor.version <= applied_version)
+        .values(confirmed_at=now).execution_options(synchronize_session=False))
+    return result.rowcount or 0
 
 
 def complete_item(session: Session, item: ChecklistItem, *, actor: ActorLike, now: datetime) -> None:

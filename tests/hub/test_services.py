@@ -304,3 +304,97 @@ def test_catch_up_sends_deltas_or_snapshot(session, keyring) -> None:
     out = acl.catch_up(session, dev, v, NOW)
     assert isinstance(out[0], m.AclSnapshot) and out[0].lockdown is True
     assert session.scalars(select(ChecklistItem)).all()
+
+
+def _count_statements(session):
+    """A list that grows by one per SQL statement the session's engine runs."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+    engine = session.get_bind()
+
+    def count(conn, cursor, statement, *args) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    return seen, lambda: event.remove(engine, "before_cursor_execute", count)
+
+
+def test_termination_costs_the_same_statements_for_2_doors_as_for_12(session, keyring) -> None:
+    seed(session, keyring, NOW, building="lincoln", controllers=2, holders=("S1",))
+    seed(session, keyring, NOW, building="adams", controllers=12, holders=("A1",))
+    session.flush()
+    counts = {}
+    for staff_id in ("S1", "A1"):
+        person = people.get_person(session, staff_id)
+        seen, stop = _count_statements(session)
+        try:
+            rev = revocations.terminate(session, person, actor="t", now=NOW)
+            session.flush()
+        finally:
+            stop()
+        counts[staff_id] = len(seen)
+        states = revocations.door_states(session, rev)
+        assert len(states) == (2 if staff_id == "S1" else 12)
+        assert {s.state for s in states} == {"offline"}
+    # one bulk version bump and one insert per table, not a round trip per door
+    assert counts["S1"] == counts["A1"]
+    versions = {d.id: (d.acl_version, d.acl_acked) for d in session.scalars(select(Device))}
+    changes = session.scalars(select(AclChange).where(AclChange.device_id.like("adams-%"))
+                              .order_by(AclChange.to_version.desc())).all()
+    newest = {}
+    for c in changes:
+        newest.setdefault(c.device_id, c)
+    assert len(newest) == 12
+    for device_id, c in newest.items():
+        assert c.to_version == versions[device_id][0] and c.from_version == c.to_version - 1
+        assert c.delta["to_version"] == c.to_version and not c.published
+
+
+def test_acks_in_bulk_confirm_only_what_each_device_applied(session, keyring) -> None:
+    seed(session, keyring, NOW, controllers=3, holders=("S1",))
+    rev = revocations.terminate(session, people.get_person(session, "S1"), actor="t", now=NOW)
+    devs = {d.id: d for d in session.scalars(select(Device))}
+    v = {d: dev.acl_version for d, dev in devs.items()}
+    for dev in devs.values():
+        dev.online = True
+    later = NOW + timedelta(seconds=1)
+    # ctl-1 applied the revocation; ctl-2 reports the version before it; ctl-3 claims a
+    # version the hub never issued; an unknown id is ignored
+    assert revocations.record_acl_acks(session, {
+        "lincoln-ctl-1": v["lincoln-ctl-1"], "lincoln-ctl-2": v["lincoln-ctl-2"] - 1,
+        "lincoln-ctl-3": v["lincoln-ctl-3"] + 5, "nobody": 7}, later) == 1
+    session.expire_all()
+    by_door = {s.door_id: (s.state, s.confirmed_at) for s in revocations.door_states(session, rev)}
+    assert by_door == {"lincoln-door-1": ("confirmed", later), "lincoln-door-2": ("pending", None),
+                       "lincoln-door-3": ("pending", None)}
+    assert session.get(Device, "lincoln-ctl-3").acl_acked is None
+    # acked never goes back, and a confirmation keeps its first time
+    assert revocations.record_acl_acks(session, {
+        "lincoln-ctl-1": v["lincoln-ctl-1"] - 1, "lincoln-ctl-2": v["lincoln-ctl-2"],
+        "lincoln-ctl-3": v["lincoln-ctl-3"]}, later + timedelta(seconds=1)) == 2
+    session.expire_all()
+    assert session.get(Device, "lincoln-ctl-1").acl_acked == v["lincoln-ctl-1"]
+    states = revocations.door_states(session, rev)
+    assert {s.state for s in states} == {"confirmed"}
+    assert [s.confirmed_at for s in states if s.door_id == "lincoln-door-1"] == [later]
+    assert revocations.record_acl_acks(session, {}, later) == 0
+
+
+def test_acks_for_2_or_12_devices_cost_the_same_statements(session, keyring) -> None:
+    seed(session, keyring, NOW, building="lincoln", controllers=2, holders=("S1",))
+    seed(session, keyring, NOW, building="adams", controllers=12, holders=("A1",))
+    counts = {}
+    for staff_id, building in (("S1", "lincoln"), ("A1", "adams")):
+        revocations.terminate(session, people.get_person(session, staff_id), actor="t", now=NOW)
+        session.flush()
+        applied = {d.id: d.acl_version for d in session.scalars(
+            select(Device).where(Device.building_id == building))}
+        seen, stop = _count_statements(session)
+        try:
+            assert revocations.record_acl_acks(session, applied, NOW) == len(applied)
+            session.flush()
+        finally:
+            stop()
+        counts[building] = len(seen)
+    assert counts["lincoln"] == counts["adams"]
