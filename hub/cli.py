@@ -281,7 +281,43 @@ def cmd_revocation(app: Any, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_visitors(app: Any, args: argparse.Namespace) -> int:
+    """``visitors close-day`` (closing-time sign-out) and ``visitors shred`` (photo retention)."""
+    from hub.visitors import services as visitor_services
+
+    # housekeeping never screens anyone: no fingerprint key needed
+    settings = visitor_services.VisitorSettings(fingerprint_key=b"")
+    with _db(app).session() as s:
+        if args.visitors_command == "close-day":
+            settings.closing = args.closing
+            closed = visitor_services.close_due(s, settings, _now())
+            print(f"{len(closed)} visit(s) closed as not signed out")
+        else:
+            settings.photo_retention_days = args.older_than_days
+            count = visitor_services.shred_due(s, settings, _now())
+            print(f"{count} photo(s) shredded (visits ended more than {args.older_than_days} days ago)")
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
+def _hhmm(value: str) -> str:
+    import re
+
+    if not re.fullmatch(r"(?:[01]\d|2[0-3]):[0-5]\d", value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a time HH:MM (00:00 to 23:59)")
+    return value
+
+
+def _days(value: str) -> int:
+    try:
+        days = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of days") from None
+    if not 0 <= days <= 3650:
+        raise argparse.ArgumentTypeError("days must be between 0 and 3650")
+    return days
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line."""
     p = argparse.ArgumentParser(prog="gatehouse-hub", description="Gatehouse hub")
@@ -375,6 +411,14 @@ def build_parser() -> argparse.ArgumentParser:
     show = rvk_sub.add_parser("show")
     show.add_argument("id", type=int)
     rvk.set_defaults(handler=cmd_revocation)
+
+    vs = sub.add_parser("visitors", help="visitor housekeeping (the bridge also runs it every minute)")
+    vs_sub = vs.add_subparsers(dest="visitors_command", required=True)
+    cd = vs_sub.add_parser("close-day", help="close visits still open at their building's last closing time")
+    cd.add_argument("--closing", default="18:00", type=_hhmm, help="local closing time HH:MM (default 18:00)")
+    sh = vs_sub.add_parser("shred", help="destroy the photo keys of visits that ended long enough ago")
+    sh.add_argument("--older-than-days", type=_days, default=30, help="retention in days (default 30)")
+    vs.set_defaults(handler=cmd_visitors)
 
     from hub.auth import cli as auth_cli
 

@@ -4,7 +4,8 @@ The hub sends ``visit.decided`` on ``hub/<kiosk>/resp`` (ADR 0004) when the desk
 hold. An admit prints the badge the visitor would have had at sign-in, from what the kiosk
 kept for the held visit (name, photo, badge token) and what the hub adds (host, destination,
 expiry, escort), then sends ``visit.signed_in`` so the hub stops repeating the admit. A
-refusal only closes the held visit on the kiosk's roster. Nothing appears on the touch
+refusal only closes the visit on the kiosk's roster (a held one, or one the kiosk admitted while
+the hub was away and the hub's re-screening then stopped). Nothing appears on the touch
 screen either way: the visitor was already told "please see the front desk", and the screen
 may be serving someone else by now. Repeats are harmless: only a visit still held here prints.
 """
@@ -56,12 +57,13 @@ class DeskVerdicts:
             if local is None:
                 log.info("verdict for a visit not held here visit=%s", body.visit)
                 return "unknown"
-            if local.state != "held":
-                return "done"  # already printed or closed: a repeat
-            if body.decision == "refuse":
+            if body.decision == "refuse" and local.state in ("held", "on_site"):
+                # on_site: a visitor admitted here while the hub was away, refused after its re-check
                 kiosk.store.end(body.visit, "refused", now)
                 log.info("desk refused visit=%s", body.visit)
                 return "refused"
+            if local.state != "held":
+                return "done"  # already printed or closed: a repeat
             token = kiosk.store.held_token(body.visit)
             if token is None:
                 log.warning("held visit has no badge token visit=%s", body.visit)

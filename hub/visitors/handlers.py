@@ -131,7 +131,8 @@ def handle_event(session: Session, settings: VisitorSettings, device_id: str, ty
 
 
 class VisitorJobs:
-    """The visitor work of the bridge's once-a-second ``tick``: the desk's verdicts out to kiosks.
+    """The visitor work of the bridge's once-a-second ``tick``: the desk's verdicts out to kiosks,
+    and every ``housekeeping_s`` the closing-time sign-out and photo shredding.
 
     ``run`` returns ``(kiosk, body)`` pairs to publish on ``hub/<kiosk>/resp`` after the
     session commits. An admit is repeated every ``resend_s`` until the kiosk's
@@ -141,11 +142,13 @@ class VisitorJobs:
     """
 
     def __init__(self, settings: VisitorSettings, *, resend_s: float = 10.0, refuse_repeat_s: float = 120.0,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 housekeeping_s: float = 60.0, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
         self.resend_s = resend_s
         self.refuse_repeat_s = refuse_repeat_s
+        self.housekeeping_s = housekeeping_s
         self._monotonic = monotonic
+        self._housekept: float | None = None
         #: (hold id, decision) -> (first sent, last sent), monotonic seconds
         self._told: dict[tuple[int, str], tuple[float, float]] = {}
 
@@ -169,4 +172,8 @@ class VisitorJobs:
         keep = {(d.hold_id, d.decision) for d in due}
         for key in [k for k in self._told if k not in keep]:
             del self._told[key]
+        if self._housekept is None or mono - self._housekept >= self.housekeeping_s:
+            self._housekept = mono
+            services.close_due(session, self.settings, now)
+            services.shred_due(session, self.settings, now)
         return out

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from hub.models import Building, Device, Person
 from hub.services.alerts import raise_alert
-from hub.visitors import screening
+from hub.visitors import schedule, screening
 from hub.visitors.models import (
     OPEN_STATES, VisitDestination, VisitHold, VisitPhotoKey, VisitRecord, WatchDismissal, WatchEntry,
     WatchListState,
@@ -55,6 +55,8 @@ class VisitorSettings:
     watch_page_size: int = 2000
     visit_hours: int = 8
     closing: str = "18:00"
+    #: days a visit's photo is kept after the visit ends, then its key is destroyed
+    photo_retention_days: int = 30
     _index: tuple[int, screening.WatchIndex] | None = field(default=None, repr=False)
 
     @classmethod
@@ -408,10 +410,37 @@ def record_local_sign_in(session: Session, device_id: str, body, now: datetime,
     visit.photo, visit.photo_key_id = _encrypt_photo(session, body.photo_jpeg, body.visit, now)
     session.add(visit)
     session.flush()
+    # The kiosk's verdict is not trusted blindly: screen again against the list as it is now
+    # (entries added since the kiosk's copy, a kiosk that got it wrong). No date of birth ever
+    # leaves the kiosk in an offline sign-in, so this check is by name alone.
+    rescreened = _rescreen(session, settings, visit, now) if settings is not None else []
+    kiosk_hits = _building_scope(session, device.building_id, body.hits)
     if held:
         _hold(session, visit, "possible_match" if body.screening == "possible_match" else "stale_cache",
-              _building_scope(session, device.building_id, body.hits), now)
+              sorted(set(kiosk_hits) | set(rescreened)), now)
+    elif rescreened:
+        _onsite_match(session, visit, rescreened, now)
     return visit
+
+
+def _rescreen(session: Session, settings: VisitorSettings, visit: VisitRecord, now: datetime) -> list[int]:
+    """Entry ids of the building's watch list that the visitor's name matches now (no date of birth)."""
+    verdict = watch_index(session, settings, now).screen(visit.first, visit.last, None, dismissed=[])
+    return _building_scope(session, visit.building_id, verdict.hits)
+
+
+def _onsite_match(session: Session, visit: VisitRecord, hits: list[int], now: datetime) -> VisitHold:
+    """A visitor the kiosk admitted offline matches the list: the desk must go and find them."""
+    hold = VisitHold(visit_id=visit.id, reason="onsite_match", entry_ids=hits, created_at=now)
+    session.add(hold)
+    session.flush()
+    raise_alert(session, key=f"visit-hold:{visit.id}", kind="watchlist_hit", severity="critical",
+                message=(f"Possible watch-list match ALREADY ON SITE: {visit.label} signed in at "
+                         f"{visit.device_id} at {_ts(visit.signed_in_at)} while the hub was away, "
+                         f"and has a badge"),
+                now=now, building_id=visit.building_id, device_id=visit.device_id)
+    log.warning("offline visitor matches the watch list visit=%s entries=%d", visit.id, len(hits))
+    return hold
 
 
 def confirm_printed(session: Session, device_id: str, visit_id: str, now: datetime) -> VisitRecord | None:
@@ -529,8 +558,14 @@ def add_destination(session: Session, building_id: str, slug: str, name: str) ->
 
 # --------------------------------------------------------------------------- the desk
 def open_holds(session: Session, building_id: str | None = None) -> list[VisitHold]:
-    """Holds still waiting for (or marked not sure by) the desk, oldest first."""
-    stmt = (select(VisitHold).join(VisitRecord).where(VisitRecord.status == "held")
+    """Holds still waiting for (or marked not sure by) the desk, oldest first.
+
+    Besides held sign-ins, a visitor already on site whom the hub's re-screening matched
+    (``onsite_match``) stays listed until the desk decides.
+    """
+    waiting_on_site = ((VisitHold.reason == "onsite_match") & VisitRecord.status.in_(("on_site", "pending"))
+                       & ((VisitHold.decision.is_(None)) | (VisitHold.decision == "not_sure")))
+    stmt = (select(VisitHold).join(VisitRecord).where((VisitRecord.status == "held") | waiting_on_site)
             .order_by(VisitHold.created_at))
     if building_id is not None:
         stmt = stmt.where(VisitRecord.building_id == building_id)
@@ -546,11 +581,15 @@ def decide_hold(session: Session, hold_id: int, decision: str, *, by: str, now: 
     if decision not in ("admit", "refuse", "not_sure"):
         raise VisitorError("bad_request", "decision must be admit, refuse or not_sure")
     visit = hold.visit
-    if visit.status != "held":
+    on_site_already = hold.reason == "onsite_match"
+    if on_site_already:
+        if visit.status not in ("on_site", "pending") or hold.decision in ("admit", "refuse"):
+            raise VisitorError("visit_closed", visit.status)
+    elif visit.status != "held":
         raise VisitorError("visit_closed", visit.status)
     hold.decision, hold.decided_by, hold.decided_at = decision, by[:64], now
     if decision == "admit":
-        visit.status = "on_site"
+        visit.status = "on_site" if not on_site_already else visit.status
         if false_match and visit.fingerprint:
             hold.false_match = True
             for entry_id in hold.entry_ids:
@@ -611,9 +650,15 @@ def on_site(session: Session, building_id: str) -> list[VisitRecord]:
         .order_by(VisitRecord.signed_in_at)))
 
 
-def close_at_closing(session: Session, building_id: str, now: datetime) -> list[VisitRecord]:
-    """Close every visit still open as ``not signed out``; return them for the desk's list."""
-    still = [v for v in on_site(session, building_id) if v.status in ("on_site", "pending")]
+def close_at_closing(session: Session, building_id: str, now: datetime, *,
+                     signed_in_before: datetime | None = None) -> list[VisitRecord]:
+    """Close every visit still open as ``not signed out``; return them for the desk's list.
+
+    With ``signed_in_before``, only visits that began before that instant (an evening visitor
+    who signed in after closing time is left alone until the next one).
+    """
+    still = [v for v in on_site(session, building_id) if v.status in ("on_site", "pending")
+             and (signed_in_before is None or v.signed_in_at < signed_in_before)]
     for visit in still:
         _close(visit, "closing", now)
         _end_pool_loan(session, visit, "closing", now)
@@ -640,4 +685,31 @@ def shred_photos(session: Session, *, older_than: datetime) -> int:
         visit.photo = None
         count += 1
     session.flush()
+    return count
+
+
+def close_due(session: Session, settings: VisitorSettings, now: datetime) -> list[VisitRecord]:
+    """At each building's last closing time before ``now``, close the visits that began before it.
+
+    Idempotent (a closed visit is no longer open) and late-proof: run after a hub outage, it
+    closes them at the closing time, not at the time it ran.
+    """
+    buildings = session.scalars(select(VisitRecord.building_id).where(
+        VisitRecord.status.in_(("on_site", "pending"))).distinct()).all()
+    closed: list[VisitRecord] = []
+    for building_id in sorted(buildings):
+        building = session.get(Building, building_id)
+        closing = schedule.last_closing(now, building.tz if building else None, settings.closing)
+        done = close_at_closing(session, building_id, closing, signed_in_before=closing)
+        if done:
+            log.info("closing time building=%s closed=%d", building_id, len(done))
+        closed += done
+    return closed
+
+
+def shred_due(session: Session, settings: VisitorSettings, now: datetime) -> int:
+    """Shred the photos of visits that ended more than ``photo_retention_days`` ago; how many."""
+    count = shred_photos(session, older_than=schedule.photo_cutoff(now, settings.photo_retention_days))
+    if count:
+        log.info("photos shredded count=%d retention_days=%d", count, settings.photo_retention_days)
     return count

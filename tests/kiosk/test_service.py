@@ -228,3 +228,29 @@ def test_roster_printed_while_the_hub_is_away_shows_the_visitors_photo(kiosk_env
     assert (outcome.kind, outcome.data["count"]) == ("printed", 1)
     raster = raster_rows(env.printer.jobs[-1])
     assert len(find_thumbnail(raster, roster.thumbnail(draft.photo_jpeg, 384), 384 // 24)) == 1
+
+
+def test_offline_visitor_matched_by_the_hubs_recheck_alerts_the_desk(tmp_path, fresh_mosquitto, pki) -> None:
+    from tests.conftest import make_broker_config
+    from tests.kiosk.conftest import make_kiosk_env
+
+    env = make_kiosk_env(tmp_path, lambda ident, **kw: make_broker_config(fresh_mosquitto, pki, ident, **kw))
+    try:
+        assert env.kiosk.refresh()  # the kiosk's copy of the list is empty
+        fresh_mosquitto.stop()
+        assert wait_for(lambda: not env.kiosk.gateway.is_connected(), 10)
+        outcome = env.kiosk.sign_in(_draft(env.kiosk))
+        assert (outcome.kind, outcome.message) == ("printed", "badge_printing")  # cleared on the old copy
+        with env.database.session() as s:  # meanwhile the desk adds her to the list
+            services.add_watch_entry(s, first="Ana", last="Souza", dob=date(1990, 1, 2), kind="custody",
+                                     now=datetime.now(UTC))
+        fresh_mosquitto.start()
+        assert wait_for(lambda: _visit(env, outcome.visit) == ("on_site", True, "kiosk_cache", True), 20)
+        with env.database.session() as s:
+            hold = s.scalars(select(VisitHold)).one()
+            assert (hold.visit_id, hold.reason) == (outcome.visit, "onsite_match")
+            alert = s.scalars(select(Alert)).one()
+            assert alert.kind == "watchlist_hit" and "ALREADY ON SITE" in alert.message
+    finally:
+        env.kiosk.stop()
+        env.hub.stop()

@@ -117,3 +117,15 @@ def test_verdicts_for_visits_not_held_here_are_ignored(held) -> None:
 def _printed(site, visit_id: str) -> bool:
     with site.db.session() as s:
         return s.get(VisitRecord, visit_id).printed_at is not None
+
+
+def test_refusal_of_a_visitor_admitted_offline_closes_it_on_the_kiosk(held) -> None:
+    site, _client_, _visit_id = held
+    now = datetime.now(UTC)
+    site.kiosk.store.add_visit(visit="v-offline-001", token="o" * 24, first="Jo", last="Park", category="visitor",
+                               host="", signed_in_at=now, expires_at=None, state="on_site", offline=True)
+    verdicts = DeskVerdicts(site.kiosk)
+    assert verdicts.apply(wire.VisitDecided(visit="v-offline-001", decision="admit")) == "done"
+    assert verdicts.apply(wire.VisitDecided(visit="v-offline-001", decision="refuse")) == "refused"
+    assert site.kiosk.store.get("v-offline-001").state == "refused"
+    assert site.kiosk.printers[0].jobs == []

@@ -142,3 +142,23 @@ def test_watch_list_add_and_import(desk_app, clock) -> None:
     with get_database(desk_app).session() as s:
         names = sorted(e.last for e in s.scalars(select(WatchEntry)))
         assert names == ["Lee", "Smith-Jones", "Souza"]
+
+
+def test_desk_shows_a_visitor_already_on_site_that_the_hub_matched(desk_app, clock) -> None:
+    with get_database(desk_app).session() as s:
+        services.record_local_sign_in(s, "kiosk-hs", wire.VisitLocalSignIn(
+            visit="visit-off-0001", token_sha256=services.token_hash("o" * 24), category="visitor",
+            first="Robert", last="Smith-Jones", id_source="typed", photo_jpeg=PHOTO,
+            signed_in_at="2026-03-02T13:00:00Z", screening="clear", cache_version=1), START,
+            VisitorSettings.from_site_key(b"k" * 32))
+    client = _client(desk_app, clock, "front_desk", ["hs-1"])
+    text = client.get("/visitors/hs-1/desk").get_data(as_text=True)
+    assert 'data-testid="onsite-match"' in text and "Already on site with a badge" in text
+    assert text.count('data-testid="hold"') == 2 and "custody" in text
+    with get_database(desk_app).session() as s:
+        hold_id = s.scalars(select(VisitHold.id).where(VisitHold.reason == "onsite_match")).one()
+    token = client.csrf("/visitors/hs-1/desk")
+    assert client.post(f"/visitors/holds/{hold_id}", data={"csrf_token": token, "decision": "refuse"}).status_code == 302
+    with get_database(desk_app).session() as s:
+        assert s.get(VisitRecord, "visit-off-0001").status == "refused"
+    assert 'data-testid="onsite-match"' not in client.get("/visitors/hs-1/desk").get_data(as_text=True)
