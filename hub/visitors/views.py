@@ -50,6 +50,9 @@ def init_app(app) -> None:
     register_resolver("hold_id", _hold_buildings)
     register_resolver("visit_id", _visit_buildings)
     app.register_blueprint(bp)
+    from hub.visitors import pool_views  # pool visitor cards (ADR 0003)
+
+    pool_views.init_app(app)
 
 
 @bp.get("/<building>/desk")

@@ -154,3 +154,12 @@ def test_goodbye_page_asks_for_the_card(pool_env) -> None:
     page = client.get("/out/done?label=Ana%20S.&card=7").text
     assert "Please hand visitor card 7 back to the front desk." in page
     assert "visitor card" not in client.get("/out/done?label=Ana%20S.&card=<b>").text
+
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+
+@given(st.text(max_size=20))
+def test_parse_card_number_never_raises(text) -> None:
+    number = pool.parse_card_number(text)
+    assert number is None or (isinstance(number, int) and 1 <= number <= 9999)

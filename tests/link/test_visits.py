@@ -60,3 +60,32 @@ def test_decided_refuses(field: str, value: str) -> None:
     with pytest.raises(MessageError) as err:
         decode_body("visit.decided", {**good, field: value})
     assert err.value.reason == "bad_body" and field in str(err.value)
+
+
+# --------------------------------------------------------------------------- pool visitor cards (ADR 0003)
+def test_pool_fields_are_additive() -> None:
+    """Answers from a hub that knows nothing of pool cards still validate, as before."""
+    old_directory = {"version": 3, "building": "Lincoln", "hosts": [], "destinations": []}
+    assert wire.DirectoryResult.model_validate(old_directory).pool_cards is False
+    assert wire.SignOutResult.model_validate({"visit": "v-12345678", "label": "Ana S."}).pool_card is None
+    assert wire.SignOutResult.model_validate({"visit": "v-12345678", "label": "Ana S.", "pool_card": 7}).pool_card == 7
+    result = wire.PoolAssignResult.model_validate({"visit": "v-12345678", "card": 7,
+                                                   "expires_at": "2026-11-28T22:00:00Z", "doors": 2})
+    assert (result.card, result.doors) == (7, 2)
+    for error in ("pool_disabled", "unknown_card", "card_other_building", "card_in_use", "card_retired",
+                  "visit_held"):
+        assert error in wire.ERRORS
+
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+
+@given(st.dictionaries(st.sampled_from(["corr", "visit", "card", "extra"]),
+                       st.one_of(st.integers(), st.text(max_size=70), st.none(), st.booleans())))
+def test_pool_assign_decoder_refuses_or_accepts_cleanly(body) -> None:
+    try:
+        decoded = decode_body("visit.pool_assign", body)
+    except MessageError as exc:
+        assert exc.reason == "bad_body"
+    else:
+        assert 1 <= decoded.card <= 9999 and isinstance(decoded.card, int)
