@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from flask import Response, current_app, jsonify, request
@@ -46,6 +48,57 @@ def _denied(exc: PermissionDenied) -> Response:
     if exc.reason == "building_scope":
         return api_error(404, "not_found", "Not found.")
     return api_error(exc.status, "forbidden", "You do not have access to this.")
+
+
+@lru_cache(maxsize=1)
+def _documented_queries() -> dict[tuple[str, str], dict[str, dict[str, Any]]]:
+    """(METHOD, OpenAPI path) -> {query parameter: its schema}, as the OpenAPI document states."""
+    return {(method.upper(), path): {p["name"]: p.get("schema", {}) for p in op.get("parameters", [])
+                                     if p["in"] == "query"}
+            for path, ops in document()["paths"].items() for method, op in ops.items()}
+
+
+def _query_problem(name: str, text: str, schema: dict[str, Any]) -> str | None:
+    """Why ``text`` does not fit the documented ``schema`` of query parameter ``name``, or None."""
+    if "enum" in schema and text not in schema["enum"]:
+        return f"{name} must be one of {', '.join(schema['enum'])}"
+    if schema.get("type") == "integer":
+        low, high = schema.get("minimum"), schema.get("maximum")
+        if not text.isascii() or not text.isdigit() or (low is not None and int(text) < low) \
+                or (high is not None and int(text) > high):
+            return f"{name} must be a whole number from {low} to {high}"
+    if "pattern" in schema and not re.search(schema["pattern"], text):
+        return f"{name} is not in the expected form ({schema['pattern']})"
+    return None
+
+
+@bp.before_request
+def _refuse_unknown_query_parameters() -> Response | None:
+    """Query parameters are checked against the OpenAPI document: unknown ones are refused, never
+    ignored, and each value must fit its documented pattern, enum or range.
+
+    A mistyped ``?dryrun=1`` must not quietly run a real HR import; the document is the one list of
+    what each route takes, so the API and what it publishes cannot drift apart.
+    """
+    rule = request.url_rule
+    if rule is None:
+        return None
+    path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule.removeprefix(bp.url_prefix or ""))
+    allowed = _documented_queries().get((request.method, path))
+    if allowed is None:
+        return None
+    unknown = sorted(set(request.args) - set(allowed))
+    if unknown:
+        return api_error(422, "invalid", f"unknown query parameter(s): {', '.join(unknown)[:200]}; "
+                         f"this route takes: {', '.join(sorted(allowed)) or 'none'}", field=unknown[0][:64])
+    for name, schema in allowed.items():
+        values = request.args.getlist(name)
+        if len(values) > 1:
+            return api_error(422, "invalid", f"{name} may be given once", field=name)
+        problem = _query_problem(name, values[0], schema) if values else None
+        if problem:
+            return api_error(422, "invalid", problem, field=name)
+    return None
 
 
 def _json() -> dict[str, Any]:

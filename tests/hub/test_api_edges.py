@@ -66,3 +66,22 @@ def test_terminate_without_a_body_and_with_a_null_reason(world, client) -> None:
     assert first.status_code == 201
     again = client.post("/api/v1/people/S1/terminate", json={"reason": None}, headers=h)
     assert again.status_code == 200 and again.json["revocation_id"] == first.json["revocation_id"]
+
+
+def test_an_unknown_query_parameter_is_refused_not_ignored(world, client) -> None:
+    h = token(world, "principal", ["lincoln"])
+    r = client.post("/api/v1/people/import?dryrun=1", data=CSV, headers=h)  # typo of dry_run
+    assert r.status_code == 422 and r.json["field"] == "dryrun" and "dry_run" in r.json["message"]
+    with get_database(world).session() as s:
+        assert people.get_person(s, "S2").status == "active"
+    assert client.get("/api/v1/people/S1?x=1", headers=h).status_code == 422
+    assert client.get("/api/v1/people?limit=5", headers=h).status_code == 200
+
+
+@pytest.mark.parametrize("query", ["building=Lincoln%20Elem", "door=%F0%9F%9A%AA", "holder=-x",
+                                   "limit=%D9%A3", "limit=5&limit=6", "status=gone"])
+def test_query_values_must_fit_the_documented_form(world, client, query) -> None:
+    h = token(world, "auditor", [])
+    path = "/api/v1/people" if query.startswith(("status", "limit=5&")) else "/api/v1/events"
+    r = client.get(f"{path}?{query}", headers=h)
+    assert r.status_code == 422 and r.json["error"] == "invalid" and r.json["field"] in query
