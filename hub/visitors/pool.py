@@ -347,8 +347,14 @@ def sweep(session: Session, now: datetime, *, grace: timedelta = RETURN_GRACE) -
     """Once in a while (the bridge's tick): end loans whose visit expired or ended, and flag cards
     not handed back within ``grace`` of their loan's end. Returns the loans it ended."""
     ended = []
-    for loan in session.scalars(select(PoolAssignment).where(PoolAssignment.status == "active")
-                                .order_by(PoolAssignment.id)).all():
+    # Only the loans due: expired, or their visit no longer open (this runs every second).
+    due = session.scalars(
+        select(PoolAssignment).outerjoin(VisitRecord, VisitRecord.id == PoolAssignment.visit_id)
+        .where(PoolAssignment.status == "active",
+               (PoolAssignment.expires_at <= now) | VisitRecord.id.is_(None)
+               | VisitRecord.status.not_in(_ASSIGNABLE))
+        .order_by(PoolAssignment.id)).all()
+    for loan in due:
         visit = session.get(VisitRecord, loan.visit_id)
         expires = loan.expires_at if loan.expires_at.tzinfo else loan.expires_at.replace(tzinfo=UTC)
         if expires <= now:
