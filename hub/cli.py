@@ -113,17 +113,36 @@ def cmd_bridge(app: Any, args: argparse.Namespace) -> int:
 
 
 def cmd_serve(app: Any, args: argparse.Namespace) -> int:
-    """Serve the web UI and API (and, with ``--bridge``, the bridge as a thread)."""
+    """Serve the web UI and API with Waitress (and, with ``--bridge``, the bridge as a thread).
+
+    Waitress is a production WSGI server (a bounded thread pool, request size and time limits);
+    nginx in front terminates TLS (deploy/nginx). SIGTERM stops it cleanly.
+    """
+    from waitress import create_server
+
+    if not 1 <= args.threads <= 64:
+        raise ValueError("--threads must be from 1 to 64")
+    # binds here: a busy port is an OSError, reported by main() before anything else starts
+    server = create_server(app, host=args.host, port=args.port, threads=args.threads,
+                           ident="", max_request_body_size=16 * 1024 * 1024,
+                           channel_timeout=60, connection_limit=200)
     bridge = None
     if args.bridge:
         bridge = make_bridge(app)
         app.extensions["gatehouse.bridge"] = bridge
         bridge.start()
-    try:
-        from werkzeug.serving import run_simple
 
-        run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
+    def stop(_signum: int, _frame: Any) -> None:
+        raise SystemExit(0)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    logging.getLogger("hub.serve").info("listening on http://%s:%s threads=%d", args.host, args.port, args.threads)
+    print(f"gatehouse-hub serving on http://{args.host}:{args.port}", flush=True)
+    try:
+        server.run()  # returns on SIGTERM / Ctrl-C
     finally:
+        signal.signal(signal.SIGTERM, previous)
+        server.close()
         if bridge is not None:
             bridge.stop()
     return 0
@@ -332,6 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--host", default="127.0.0.1")
     sv.add_argument("--port", type=int, default=8000)
     sv.add_argument("--bridge", action="store_true", help="also run the MQTT bridge (a thread)")
+    sv.add_argument("--threads", type=int, default=8, help="request threads (1-64, default 8)")
     sv.set_defaults(handler=cmd_serve)
 
     sub.add_parser("bridge", help="the MQTT bridge").set_defaults(handler=cmd_bridge)
