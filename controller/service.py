@@ -9,7 +9,8 @@ keep being decided meanwhile from the version in force (:meth:`AclCache.view`).
 For each input the worker asks the pure cores what to do and carries out their effects in
 order: the event goes to the durable outbox (through :class:`link.device.DeviceLink`) before
 the strike moves, and what is logged is what the door did — a grant whose relay cannot be
-driven is logged as ``access.denied relay_fault``.
+driven is logged as ``access.denied relay_fault`` (instead of the grant when the relay's check
+fails first; right after the already-stored grant when the relay then fails to follow).
 
 Fail secure: any unexpected exception on either thread drops every strike, records a
 ``device.fault`` event, and ends the service with a non-zero exit code so systemd restarts it.
@@ -514,7 +515,16 @@ class ControllerService:
             self.link.send_event(AccessGranted(
                 door=door_id, cred=decision.cred or "", holder=decision.holder or "",
                 via=decision.via, escort_by=decision.escort_by))
-            self._apply(door_id, doorsm.Grant(decision.unlock_s), now)
+            try:
+                self._apply(door_id, doorsm.Grant(decision.unlock_s), now)
+            except Exception as exc:
+                # The grant is already durable (events go out before the strike moves); the relay
+                # then failed, so the log must also say the door did not open for this card.
+                log.error("door=%s event=relay_failed_after_grant holder=%s", door_id, decision.holder)
+                self.link.send_event(AccessDenied(door=door_id, reason="relay_fault",
+                                                  cred=decision.cred, holder=decision.holder,
+                                                  severity="critical"))
+                raise RelayFault(f"strike relay of door {door_id} failed: {exc}") from exc
             self._recent.append(policy.Recent(now, door_id, decision.cred or "",
                                               decision.holder or "", "granted",
                                               decision.can_escort, decision.escort_required))

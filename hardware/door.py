@@ -306,6 +306,17 @@ class SimDoorIO(DoorIO):
         pin = self.factory.pin(self.pins[what])
         pin.drive_low() if pulled_low else pin.drive_high()
 
+    def jam_relay(self) -> None:
+        """Fault injection: the strike relay stops following commands (a dead coil or driver)."""
+        self._jammed = True
+
+    def unlock(self) -> None:
+        """Energise the strike relay, unless :meth:`jam_relay` broke it."""
+        if getattr(self, "_jammed", False):
+            self._check()
+            return
+        super().unlock()
+
     def open_door(self) -> None:
         """Open the door: the contact opens."""
         self._drive("contact", not self._contact_nc)

@@ -246,6 +246,19 @@ def test_relay_fault_is_not_a_grant(rig: Rig) -> None:
     assert "relay" in events[1].body.fault
 
 
+def test_relay_failing_after_the_grant_is_logged_as_not_opened(rig: Rig) -> None:
+    """The relay passes its check but does not follow: the grant is followed by relay_fault."""
+    rig.doors["rr-1"].io.jam_relay()
+    tap(rig, ALICE)
+    assert rig.service.done.wait(5) and rig.service.exit_code == EXIT_FAULT
+    events = rig.events()
+    assert [e.type for e in events] == ["access.granted", "access.denied", "device.fault"]
+    denied = events[1].body
+    assert denied.reason == "relay_fault" and denied.severity == "critical"
+    assert denied.cred == events[0].body.cred and denied.holder == events[0].body.holder
+    assert not rig.relay()
+
+
 def test_lockdown_broadcast(rig: Rig, tmp_path: Path) -> None:
     """Lockdown: staff refused, responders admitted, strike dropped; lifted again."""
     tap(rig, ALICE)
