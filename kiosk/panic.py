@@ -45,7 +45,9 @@ class PanicAlarm:
     def pressed(self) -> None:
         """A press was held long enough: keep the request durably and wake the sender."""
         now = self.clock()
-        if self.store.put_pending(PENDING, {"active": True}, now):
+        # Each press is recorded (its time): a press made while an earlier request is on its
+        # way is sent again after that answer, in case the lockdown was ended in between.
+        if self.store.put_pending(PENDING, {"active": True, "pressed_at": now.isoformat()}, now):
             log.warning("panic button: lockdown request queued")
         self._wake.set()
 
@@ -72,8 +74,10 @@ class PanicAlarm:
             # Fail secure: keep asking; the hub logs why it refused.
             log.error("panic button: hub refused the lockdown request error=%s", resp.error)
             return False
-        self.store.clear_pending(PENDING, since)
         log.warning("panic button: lockdown requested late_s=%.0f", late_s)
+        if not self.store.clear_pending(PENDING, waiting[0]):
+            self._wake.set()  # pressed again meanwhile: ask again
+            return False
         return True
 
     def start(self) -> None:

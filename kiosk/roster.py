@@ -14,6 +14,7 @@ import io
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import lru_cache
 
 from PIL import Image, ImageDraw, UnidentifiedImageError
 
@@ -40,6 +41,12 @@ def thumbnail(jpeg: bytes | None, paper_dots: int) -> Image.Image:
                 return dither_photo(photo, width)
         except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
             log.warning("roster photo unreadable error=%s", type(exc).__name__)
+    return _placeholder(paper_dots)
+
+
+@lru_cache(maxsize=4)
+def _placeholder(paper_dots: int) -> Image.Image:
+    width, height = thumb_size(paper_dots)
     box = Image.new("L", (width, height), 255)
     draw = ImageDraw.Draw(box)
     draw.rectangle((0, 0, width - 1, height - 1), outline=0, width=2)

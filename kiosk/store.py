@@ -194,11 +194,16 @@ class KioskStore:
 
     # ------------------------------------------------------------------ pending requests
     def put_pending(self, name: str, body: Any, now: datetime) -> bool:
-        """Keep a request the hub must still hear (the first one wins); False if one was waiting."""
+        """Keep a request the hub must still hear; a newer one replaces ``body`` but keeps the first time.
+
+        True when nothing was waiting before.
+        """
         with self._lock:
-            cur = self._db.execute("INSERT OR IGNORE INTO pending (name, body, since) VALUES (?,?,?)",
-                                   (name, json.dumps(body, separators=(",", ":")), _iso(now)))
-        return cur.rowcount == 1
+            existed = self._db.execute("SELECT 1 FROM pending WHERE name = ?", (name,)).fetchone() is not None
+            self._db.execute("INSERT INTO pending (name, body, since) VALUES (?,?,?)"
+                             " ON CONFLICT (name) DO UPDATE SET body = excluded.body",
+                             (name, json.dumps(body, separators=(",", ":")), _iso(now)))
+        return not existed
 
     def get_pending(self, name: str) -> tuple[Any, datetime] | None:
         """(body, since) of a waiting request, or None."""
@@ -206,10 +211,12 @@ class KioskStore:
             row = self._db.execute("SELECT body, since FROM pending WHERE name = ?", (name,)).fetchone()
         return None if row is None else (json.loads(row[0]), _dt(row[1]))
 
-    def clear_pending(self, name: str, since: datetime) -> None:
-        """The hub has answered the request waiting since ``since``: forget it."""
+    def clear_pending(self, name: str, body: Any) -> bool:
+        """The hub has answered the request carrying ``body``: forget it, unless a newer one replaced it."""
         with self._lock:
-            self._db.execute("DELETE FROM pending WHERE name = ? AND since = ?", (name, _iso(since)))
+            cur = self._db.execute("DELETE FROM pending WHERE name = ? AND body = ?",
+                                   (name, json.dumps(body, separators=(",", ":"))))
+        return cur.rowcount == 1
 
     # ------------------------------------------------------------------ caches
     def put_cache(self, name: str, body: Any, now: datetime) -> None:

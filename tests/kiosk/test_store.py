@@ -50,3 +50,17 @@ def test_photo_kept_while_open_and_token_only_while_held(tmp_path) -> None:
     store.close()
     raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("kiosk.db"))
     assert b"PHOTO-BYTES-" not in raw and b"b" * 24 not in raw  # overwritten, not merely unlinked
+
+
+def test_pending_request_kept_until_answered_and_a_newer_press_survives_an_old_answer(tmp_path) -> None:
+    store = KioskStore(tmp_path / "kiosk.db")
+    assert store.get_pending("lockdown") is None
+    assert store.put_pending("lockdown", {"n": 1}, T0) is True
+    sent = store.get_pending("lockdown")
+    assert sent == ({"n": 1}, T0)
+    assert store.put_pending("lockdown", {"n": 2}, T0 + timedelta(seconds=5)) is False  # pressed again
+    assert store.clear_pending("lockdown", sent[0]) is False  # the answer to press 1 does not clear press 2
+    assert store.get_pending("lockdown") == ({"n": 2}, T0)  # the first time is kept
+    assert store.clear_pending("lockdown", {"n": 2}) is True
+    assert store.get_pending("lockdown") is None
+    store.close()
