@@ -308,3 +308,16 @@ def test_directory_says_whether_the_building_lends_cards(lincoln, settings) -> N
     pool.configure(lincoln, "lincoln", enabled=False, group_slug="visitors", actor="p", now=NOW)
     again = wire.DirectoryResult.model_validate(services.directory(lincoln, settings, "kiosk-front", NOW))
     assert not again.pool_cards and again.version != on.version
+
+
+def test_retire_refuses_bad_status_and_twice(lincoln) -> None:
+    with pytest.raises(VisitorError, match="retired or lost"):
+        pool.retire_card(lincoln, "lincoln", 7, "stolen?", actor="p", now=NOW)
+    pool.retire_card(lincoln, "lincoln", 7, "retired", actor="p", now=NOW)
+    with pytest.raises(VisitorError) as err:
+        pool.retire_card(lincoln, "lincoln", 7, "lost", actor="p", now=NOW)
+    assert err.value.reason == "card_retired"
+    with pytest.raises(VisitorError) as err:
+        pool.retire_card(lincoln, "lincoln", 300, "lost", actor="p", now=NOW)
+    assert err.value.reason == "card_other_building"
+    assert [r.state for r in pool.overview(lincoln, "lincoln")] == ["retired", "free"]
