@@ -29,6 +29,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from link.messages import Body, Response
@@ -165,9 +166,17 @@ class VisitorJobs:
             if d.decision == "refuse" and mono - first > self.refuse_repeat_s:
                 continue
             self._told[key] = (first, mono)
-            out.append((d.device_id, VisitDecided(
-                visit=d.visit_id, decision=d.decision, escort_required=d.escort_required,
-                expires_at=d.expires_at, host_name=d.host_name, destination_name=d.destination_name)))
+            try:
+                body = VisitDecided(visit=d.visit_id, decision=d.decision, escort_required=d.escort_required,
+                                    expires_at=d.expires_at, host_name=d.host_name,
+                                    destination_name=d.destination_name)
+            except ValidationError:
+                # a name the wire refuses (a control character typed into the directory): the
+                # badge prints without it rather than not at all
+                log.warning("desk decision names refused by the wire visit=%s", d.visit_id)
+                body = VisitDecided(visit=d.visit_id, decision=d.decision, escort_required=d.escort_required,
+                                    expires_at=d.expires_at)
+            out.append((d.device_id, body))
             log.info("desk decision sent device=%s visit=%s decision=%s", d.device_id, d.visit_id, d.decision)
         keep = {(d.hold_id, d.decision) for d in due}
         for key in [k for k in self._told if k not in keep]:

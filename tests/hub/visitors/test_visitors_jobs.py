@@ -65,3 +65,11 @@ def test_refusal_is_repeated_for_a_while_only_and_not_sure_is_never_sent(session
         sent += [b.decision for _, b in jobs.run(session, NOW)]
         mono.t += 10
     assert sent == ["refuse"] * 4  # at 0, 10, 20, 30 s, then no more
+
+
+def test_a_host_name_the_wire_refuses_does_not_stop_the_badge(session, settings) -> None:
+    hold = _held(session, settings)
+    services.decide_hold(session, hold.id, "admit", by="desk", now=NOW)
+    hold.visit.host_name = "Dana\x1b[2J Rivera"  # a control character typed into the directory
+    (_device, body), = VisitorJobs(settings, monotonic=Mono()).run(session, NOW)
+    assert (body.visit, body.decision, body.host_name, body.destination_name) == ("visit-held-01", "admit", "", "")
