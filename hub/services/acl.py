@@ -289,7 +289,26 @@ def delta_body(change: AclChange) -> m.AclDelta:
 def catch_up(session: Session, device: Device, have: int | None, now: datetime
              ) -> list[m.AclSnapshot] | list[m.AclDelta]:
     """What to send a device that runs version ``have``: stored deltas if they bridge the gap,
-    else a snapshot; nothing when it is current."""
+    else a snapshot; nothing when it is current.
+
+    A device *ahead* of the hub (``have`` above the hub's counter) means the hub lost versions it
+    once sent — a restore from backup. The device would refuse any snapshot numbered below its own
+    and skip deltas it believes it has, keeping an ACL the hub no longer agrees with (revocations
+    included). So the hub's counter jumps past the device's and a full snapshot goes out at once,
+    with an alert for the Data Privacy Team.
+    """
+    if have is not None and have > device.acl_version:
+        from hub.services import alerts  # NOTE: lazy, alerts is a leaf service
+
+        alerts.raise_alert(
+            session, key=f"acl_ahead:{device.id}:{have}", kind="acl_ahead", severity="warning",
+            building_id=device.building_id, device_id=device.id, now=now,
+            message=f"{device.id} ran ACL version {have}, above the hub's {device.acl_version} "
+                    "(hub restored from a backup?); sent it the hub's full ACL as version "
+                    f"{have + 1}")
+        device.acl_version = have
+        _bump(session, device, now, kind="snapshot")
+        return snapshot(session, device, now)
     if have is not None and have == device.acl_version:
         return []
     if have is not None and have < device.acl_version:
