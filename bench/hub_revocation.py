@@ -1,9 +1,17 @@
 """Termination to every door's ack: 200 simulated controllers on a real Mosquitto (TLS).
 
 Each controller is a :class:`tests.hub.simdevice.SimController` on the real DeviceLink (signed
-messages, outbox, replay guard). The hub bridge runs as in production. For each of several
-terminations the clock starts before the service call and stops, per door, when the hub records
-that door's confirmation. Prints human lines and JSON figures (p50, p99, max).
+messages, outbox with its persisted counter, persisted replay guard: every fsync of a Pi), run
+in worker processes of 50 (paho's ``select()`` limit), acking an applied version before it
+publishes its status, in the order controller/service.py uses. The hub bridge runs as in
+production, in this process. For each of several terminations the clock starts before the
+service call and stops, per door, at the ``confirmed_at`` the bridge records for that door.
+
+Besides the figures (p50, p99, max) it prints where the time goes, since on one machine the hub,
+the broker and 200 controllers share the same cores: each stage in ms after the call started
+(call committed, the door's delta published, applied by the controller, its ack received) and
+the CPU each side spent per termination (hub with its helper processes, broker, controllers),
+with the load average, so a run on a busy machine can be read for what it is.
 """
 
 from __future__ import annotations
@@ -93,6 +101,35 @@ def worker(argv: list[str]) -> int:
 def figure(name: str, value: float, unit: str, target: float | None) -> None:
     print(json.dumps({"name": name, "value": round(value, 1), "unit": unit, "target": target,
                       "better": "lower"}), flush=True)
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of one process so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                out.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
+def cpu_split(broker_pid: int, worker_pids: list[int]) -> dict[str, float]:
+    """CPU seconds so far of the hub (this process and its helper processes, such as the
+    bridge's ingest workers), of the broker, and of the simulated controllers."""
+    helpers = [c for c in _children(os.getpid()) if c != broker_pid and c not in worker_pids]
+    return {"hub": _cpu_s(os.getpid()) + sum(_cpu_s(c) for c in helpers),
+            "broker": _cpu_s(broker_pid),
+            "controllers": sum(_cpu_s(w) for w in worker_pids)}
 
 
 def _pct(values: list[float]) -> str:
@@ -242,7 +279,10 @@ def main() -> int:
         print(f"bridge idle after {time.monotonic() - t:.1f} s", flush=True)
         latencies: list[float] = []
         runs: list[tuple[float, float, list[tuple[str, int]]]] = []
+        worker_pids = [proc.pid for proc in workers]
+        cpu: dict[str, float] = {"hub": 0.0, "broker": 0.0, "controllers": 0.0}
         for n in range(TERMINATIONS):
+            cpu_before = cpu_split(broker.proc.pid, worker_pids)
             started_wall = datetime.now(UTC)
             started = time.perf_counter()
             started_mono = time.monotonic()
@@ -277,10 +317,24 @@ def main() -> int:
                     for dev in s.scalars(select(Device).where(Device.acl_acked < Device.acl_version)):
                         print(f"  behind: {dev.id} hub {dev.acl_version} applied {dev.acl_acked} "
                               f"online {dev.online}", flush=True)
+            cpu_after = cpu_split(broker.proc.pid, worker_pids)
+            used = {k: cpu_after[k] - cpu_before[k] for k in cpu}
+            for k in cpu:
+                cpu[k] += used[k]
             print(f"termination {n}: service call {call_s * 1000:.0f} ms; {len(done)}/{len(rows)} "
-                  f"doors confirmed; slowest {max(done, default=float('nan')):.0f} ms", flush=True)
+                  f"doors confirmed; slowest {max(done, default=float('nan')):.0f} ms; CPU "
+                  + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in used.items()), flush=True)
             time.sleep(0.5)
         print(f"bridge: {bridge.stats}", flush=True)
+        print(f"CPU per termination (terminate call to last confirmation, {os.cpu_count()} cores): "
+              + ", ".join(f"{k} {v * 1000 / TERMINATIONS:.0f} ms" for k, v in cpu.items()),
+              flush=True)
+        with open("/proc/loadavg") as f:
+            print(f"load average during the run: {' '.join(f.read().split()[:3])}", flush=True)
+        figure(f"hub revocation: hub CPU per termination, {CONTROLLERS} doors",
+               cpu["hub"] * 1000 / TERMINATIONS, "ms", None)
+        figure(f"hub revocation: simulated controllers' CPU per termination, {CONTROLLERS} doors",
+               cpu["controllers"] * 1000 / TERMINATIONS, "ms", None)
         latencies.sort()
         p50 = statistics.median(latencies)
         p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
