@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -171,7 +171,9 @@ def search(session: Session, *, buildings: frozenset[str] | None = None,
         stmt = stmt.where(Event.at < until)
     if cursor:
         at, event_id = decode_cursor(cursor)
-        stmt = stmt.where(or_(Event.at < at, and_(Event.at == at, Event.id < event_id)))
+        # NOTE: the same as (at < :at OR (at = :at AND id < :id)), spelt so that SQLite and
+        # PostgreSQL seek the (at, id) / (filter, at) index instead of scanning it from the top.
+        stmt = stmt.where(Event.at <= at, or_(Event.at < at, Event.id < event_id))
     rows = list(session.scalars(stmt.order_by(Event.at.desc(), Event.id.desc()).limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
