@@ -26,14 +26,19 @@ def figure(name: str, value: float, unit: str, target: float | None) -> None:
                       "better": "lower"}), flush=True)
 
 
+CPU = {}  # url -> median CPU ms of this process per request (less sensitive to a busy machine)
+
+
 def timed(client, url: str, runs: int = 15) -> tuple[float, float]:
-    samples = []
+    samples, cpu = [], []
     for _ in range(runs):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         r = client.get(url)
         samples.append((time.perf_counter() - t) * 1000)
+        cpu.append((time.process_time() - c) * 1000)
         assert r.status_code == 200, (url, r.status_code)
     samples.sort()
+    CPU[url] = statistics.median(cpu)
     return statistics.median(samples), samples[-1]
 
 
@@ -113,14 +118,17 @@ def main() -> int:
             "page 50 of every status": "/buildings/big?status=all&page=50&ppage=10",
             "people on leave": "/buildings/big?pstatus=on_leave",
         }
-        slowest = 0.0
+        print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
+        slowest = slowest_cpu = 0.0
         for label, url in cases.items():
             p50, worst = timed(client, url)
-            slowest = max(slowest, p50)
+            slowest, slowest_cpu = max(slowest, p50), max(slowest_cpu, CPU[url])
             print(f"master list, 2,000 people and 10,000 keycards, {label}: median {p50:.0f} ms, "
-                  f"worst {worst:.0f} ms", flush=True)
+                  f"worst {worst:.0f} ms, CPU {CPU[url]:.0f} ms", flush=True)
         figure("hub master-list page, 2,000 people / 10,000 keycards, slowest view (median)",
                slowest, "ms", 200)
+        figure("hub master-list page, 2,000 people / 10,000 keycards, slowest view (median CPU)",
+               slowest_cpu, "ms", None)
         for label, url in (("print view (whole list)", "/buildings/big/master-list/print"),
                            ("CSV export (whole list)", "/buildings/big/master-list.csv")):
             p50, worst = timed(client, url, runs=5)
