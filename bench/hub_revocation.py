@@ -44,7 +44,7 @@ TERMINATIONS = int(os.environ.get("BENCH_TERMINATIONS", "5"))
 #: paho waits with select(), which cannot watch a descriptor above 1023, and each simulated
 #: controller holds about nine (socket, wake-up pipe, two SQLite files with WAL): so the
 #: controllers run in several processes of this many each.
-PER_PROCESS = 50
+PER_PROCESS = int(os.environ.get("BENCH_PER_PROCESS", "50"))
 
 
 def worker(argv: list[str]) -> int:
