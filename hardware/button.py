@@ -19,6 +19,7 @@ from typing import Any
 
 from hardware.debounce import Debounced, debounce_start, debounce_step
 from hardware.errors import ConfigError, DeviceClosed, GpioError
+from hardware.sampler import Sampler
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +94,7 @@ class PanicButton:
         self._clock = clock
         self._closed = False
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._sampler = Sampler("button", name, log)
         self.presses = 0
         try:
             self._button = Button(pin, pull_up=True, pin_factory=pin_factory)
@@ -137,35 +137,19 @@ class PanicButton:
         """Sample in a background thread; call ``on_held`` once for each press held long enough."""
         if self._closed:
             raise DeviceClosed(f"panic button {self.name} is closed")
-        if self._thread is not None:
-            return
-        self._stop.clear()
 
-        def run() -> None:
-            while not self._stop.wait(interval_s):
-                try:
-                    counted = self.poll()
-                except DeviceClosed:
-                    return
-                except Exception:
-                    log.exception("button=%s event=poll_failed", self.name)
-                    continue
-                if counted:
-                    log.warning("button=%s event=held hold_s=%.1f", self.name, self.hold_s)
-                    try:
-                        on_held()
-                    except Exception:
-                        log.exception("button=%s event=on_held_failed", self.name)
+        def sample() -> list[bool]:
+            return [True] if self.poll() else []
 
-        self._thread = threading.Thread(target=run, name=f"button-{self.name}", daemon=True)
-        self._thread.start()
+        def held(_: bool) -> None:
+            log.warning("button=%s event=held hold_s=%.1f", self.name, self.hold_s)
+            on_held()
+
+        self._sampler.start(sample, held, interval_s)
 
     def stop(self) -> None:
         """Stop the sampling thread, if any."""
-        self._stop.set()
-        thread, self._thread = self._thread, None
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=2.0)
+        self._sampler.stop()
 
     def state(self) -> dict[str, Any]:
         """A printable summary: pin, hold time, pressed, stuck, presses counted."""

@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from hardware.debounce import Debounced, debounce_start, debounce_step
 from hardware.errors import DeviceClosed, GpioError
+from hardware.sampler import Sampler
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +86,7 @@ class DoorIO:
         self._clock = clock
         self._closed = False
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
+        self._sampler = Sampler("door", name, log)
         self.pins = {"relay": relay_pin, "contact": contact_pin, "rex": rex_pin, "green_led": green_led_pin,
                      "red_led": red_led_pin, "buzzer": buzzer_pin, "tamper": tamper_pin}
         used = [p for p in self.pins.values() if p is not None]
@@ -213,34 +213,11 @@ class DoorIO:
     def start(self, on_input: Callable[[DoorInput], None], interval_s: float = 0.005) -> None:
         """Sample inputs in a background thread, calling ``on_input`` for each change."""
         self._check()
-        if self._thread is not None:
-            return
-        self._stop.clear()
-
-        def run() -> None:
-            while not self._stop.wait(interval_s):
-                try:
-                    events = self.poll()
-                except DeviceClosed:
-                    return
-                except Exception:
-                    log.exception("door=%s event=poll_failed", self.name)
-                    continue
-                for event in events:
-                    try:
-                        on_input(event)
-                    except Exception:
-                        log.exception("door=%s event=on_input_failed kind=%s", self.name, event.kind)
-
-        self._thread = threading.Thread(target=run, name=f"door-{self.name}", daemon=True)
-        self._thread.start()
+        self._sampler.start(self.poll, on_input, interval_s)
 
     def stop(self) -> None:
         """Stop the background sampling thread, if any."""
-        self._stop.set()
-        thread, self._thread = self._thread, None
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=2.0)
+        self._sampler.stop()
 
     def state(self) -> dict[str, Any]:
         """A printable summary of pins and current states."""

@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from hardware.debounce import Debounced, debounce_start, debounce_step
 from hardware.errors import ConfigError, DeviceClosed, GpioError
+from hardware.sampler import Sampler
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +70,8 @@ class MatrixKeypad:
         self._clock = clock
         self._closed = False
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._sampler = Sampler("keypad", name, log)
+        self._stop = self._sampler.stopping  # wait_key's pauses end when the scan is stopped
         self._devices: list[Any] = []
         try:
             for pin in self.row_pins:
@@ -136,40 +137,21 @@ class MatrixKeypad:
         """Scan in a background thread, calling ``on_key`` once per key press."""
         if self._closed:
             raise DeviceClosed(f"keypad {self.name} is closed")
-        if self._thread is not None:
-            return
-        self._stop.clear()
 
-        def run() -> None:
-            while not self._stop.wait(self.scan_interval_s):
-                try:
-                    key = self.poll()
-                except DeviceClosed:
-                    return
-                except Exception:
-                    log.exception("keypad=%s event=scan_failed", self.name)
-                    continue
-                if key is not None:
-                    try:
-                        on_key(key)
-                    except Exception:
-                        # NOTE: the key itself is not logged: it may be part of a PIN.
-                        log.exception("keypad=%s event=on_key_failed", self.name)
+        def sample() -> list[str]:
+            key = self.poll()
+            return [] if key is None else [key]
 
-        self._thread = threading.Thread(target=run, name=f"keypad-{self.name}", daemon=True)
-        self._thread.start()
+        self._sampler.start(sample, on_key, self.scan_interval_s)
 
     def stop(self) -> None:
         """Stop the background scan, if any."""
-        self._stop.set()
-        thread, self._thread = self._thread, None
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=2.0)
+        self._sampler.stop()
 
     def state(self) -> dict[str, Any]:
         """A printable summary; never the keys pressed (they may be a PIN)."""
         return {"driver": self.driver, "rows": list(self.row_pins), "cols": list(self.col_pins),
-                "presses": self.presses, "scanning": self._thread is not None, "closed": self._closed}
+                "presses": self.presses, "scanning": self._sampler.running, "closed": self._closed}
 
     def _release(self) -> None:
         for device in self._devices:

@@ -37,6 +37,7 @@ from typing import Any, Callable, Protocol, runtime_checkable
 
 from hardware.debounce import Presence, presence_hold, presence_step
 from hardware.errors import CardReadError, DeviceClosed, DeviceUnavailable, ReaderError
+from hardware.sampler import Sampler
 from hardware.iso14443 import CASCADE_SEL, CASCADE_TAG, HLTA, SAK_CASCADE_BIT, WUPA, bcc, check_crc_a, crc_a
 
 log = logging.getLogger(__name__)
@@ -358,8 +359,8 @@ class Mfrc522Reader:
         self._clock = clock
         self._presence = Presence()
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._stop = threading.Event()
+        self._sampler = Sampler("reader", name, log)
+        self._stop = self._sampler.stopping  # the polling loop's waits end when it is stopped
         self._closed = False
         self._irq_device: Any = None
         self.counters: dict[str, int] = {"polls": 0, "reads": 0, "presentations": 0}
@@ -467,11 +468,7 @@ class Mfrc522Reader:
     def start(self, on_card: Callable[[CardRead], None]) -> None:
         """Poll in a background thread, calling ``on_card`` once per presentation."""
         self._check()
-        if self._thread is not None:
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, args=(on_card,), name=f"reader-{self.name}", daemon=True)
-        self._thread.start()
+        self._sampler.start_loop(lambda _stop: self._run(on_card))
 
     def _run(self, on_card: Callable[[CardRead], None]) -> None:
         backoff_s = 0.5
@@ -504,10 +501,7 @@ class Mfrc522Reader:
 
     def stop(self) -> None:
         """Stop the background thread, if any."""
-        self._stop.set()
-        thread, self._thread = self._thread, None
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=2.0)
+        self._sampler.stop()
 
     def state(self) -> dict[str, Any]:
         """A printable summary (chip, polling, counters), free of card UIDs."""
@@ -519,7 +513,7 @@ class Mfrc522Reader:
             "chip": KNOWN_VERSIONS.get(getattr(self, "chip_version", 0), f"{getattr(self, 'chip_version', 0):#04x}"),
             "poll_interval_ms": round(self.poll_interval_s * 1000),
             "card_present": self._presence.uid is not None,
-            "polling": self._thread is not None,
+            "polling": self._sampler.running,
             "fault": self.fault or None,
             "closed": self._closed,
             **self.counters,
