@@ -206,6 +206,11 @@ def test_a_bad_signature_in_a_pooled_batch_is_dropped_with_its_reason(bridge, db
     assert _upto(db, "ctl-1") == 49 and _upto(db, "ctl-2") == 100
     with db.session() as s:
         kinds = set(s.scalars(select(Alert.kind)))
+        row = s.scalars(select(Event).where(Event.device_id == "ctl-2", Event.seq == 7)).one()
+    assert (row.type, row.door_id, row.building_id, row.severity) == (
+        "door.opened", "door-1", "lincoln", "info")
+    assert row.at == NOW and row.received_at == NOW
+    assert row.body == {"door": "door-1", "severity": "info"}
     assert kinds >= {"bad_signature", "unknown_device", "revoked_device"}
     # the real event 50 arrives later (re-sent): stored once, the ack moves to the end
     bridge.process(_items([("ctl-1", _seal(m.DoorOpened(door="door-1"), 50))]))
