@@ -125,7 +125,10 @@ def cmd_serve(app: Any, args: argparse.Namespace) -> int:
     # binds here: a busy port is an OSError, reported by main() before anything else starts
     server = create_server(app, host=args.host, port=args.port, threads=args.threads,
                            ident="", max_request_body_size=16 * 1024 * 1024,
-                           channel_timeout=60, connection_limit=200)
+                           channel_timeout=60, connection_limit=200,
+                           # X-Forwarded-* reach the app, whose ProxyFix trusts them only as far
+                           # as [auth] trusted_proxies says (nginx: 1); Waitress itself trusts none
+                           clear_untrusted_proxy_headers=False)
     bridge = None
     if args.bridge:
         bridge = make_bridge(app)

@@ -18,7 +18,9 @@ ROOT = Path(__file__).parents[2]
 
 
 def launch(tmp_path: Path, port: int) -> subprocess.Popen:
-    env = {**os.environ, "GATEHOUSE_DEMO_DIR": str(tmp_path / "demo"), "GATEHOUSE_DEMO_MQTT_PORT": str(port)}
+    # every port of its own: a demo someone runs on this machine must not make the test fail
+    env = {**os.environ, "GATEHOUSE_DEMO_DIR": str(tmp_path / "demo"), "GATEHOUSE_DEMO_MQTT_PORT": str(port),
+           "GATEHOUSE_DEMO_MQTT_TLS_PORT": str(free_port()), "GATEHOUSE_DEMO_HUB_PORT": str(free_port())}
     return subprocess.Popen([sys.executable, "-m", "hub.demo", "run"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 

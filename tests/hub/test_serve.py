@@ -66,6 +66,11 @@ def test_serves_pages_and_api_then_stops_cleanly_on_sigterm(hub_cfg) -> None:
         assert status == 401 and b'"error"' in body
         status, _, _ = _get(f"http://127.0.0.1:{port}/api/v1/openapi.json")
         assert status == 200
+        # no proxy is trusted by default: a forged X-Forwarded-Proto does not make it "HTTPS"
+        forged = urllib.request.Request(f"http://127.0.0.1:{port}/auth/login",
+                                        headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "10.9.9.9"})
+        with urllib.request.urlopen(forged, timeout=5) as r:
+            assert r.status == 200 and "Strict-Transport-Security" not in r.headers
     finally:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=20)
