@@ -1,9 +1,10 @@
 """The hub: the district's source of truth, its web UI, JSON API, MQTT bridge and PKI.
 
 Owns the database (``hub.db``, ``hub.models``), use-cases (``hub.services``), the JSON API
-(``hub.api``), the web pages (``hub.web``), the MQTT bridge (``hub.bridge``), the district CA
-(``hub.pki``) and the ``gatehouse-hub`` command (``hub.cli``). Accounts, sessions and roles live
-in ``hub.auth`` (issue 6).
+(``hub.api``), the web pages (``hub.web``), the MQTT bridge (``hub.bridge``) and the worker
+processes that open its envelopes (``hub.ingest_pool``), the district CA (``hub.pki``) and the
+``gatehouse-hub`` command (``hub.cli``). Accounts, sessions and roles live in ``hub.auth``
+(issue 6); visitors, the watch list and pool visitor cards in ``hub.visitors`` (issue 7).
 
 Imports ``link`` only: never ``hardware``, ``controller`` or ``kiosk``.
 """
