@@ -92,6 +92,12 @@ def enrol_card(session: Session, site_key: bytes, *, person: Person, building_id
     _check_holder(person, building_id)
     if session.scalars(select(Keycard).where(Keycard.cred_hash == cred)).first():
         raise Conflict("this card is already enrolled", field="uid")
+    from hub.visitors.pool_models import PoolCard  # NOTE: lazy, hub.visitors imports services
+
+    pooled = session.scalars(select(PoolCard).where(PoolCard.cred_hash == cred)).first()
+    if pooled is not None:
+        raise Conflict(f"this card is visitor pool card {pooled.number}; a card is either a "
+                       "pool card or a person's, never both", field="uid")
     card = Keycard(building_id=building_id, person_id=person.id, cred_hash=cred,
                    label=(label or "")[:200], issued_at=now, approved_by=approver,
                    issued_by=actor_label(actor), status="active")

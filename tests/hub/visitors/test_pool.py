@@ -321,3 +321,20 @@ def test_retire_refuses_bad_status_and_twice(lincoln) -> None:
         pool.retire_card(lincoln, "lincoln", 300, "lost", actor="p", now=NOW)
     assert err.value.reason == "card_other_building"
     assert [r.state for r in pool.overview(lincoln, "lincoln")] == ["retired", "free"]
+
+
+def test_a_pool_cards_uid_cannot_become_a_persons_keycard(lincoln) -> None:
+    from hub.services import credentials
+    from hub.services.errors import Conflict
+
+    pool.enrol_card(lincoln, SITE_KEY, building_id="lincoln", number=42, uid_text="04A1B2C9",
+                    approver="Dana Rivera", actor="principal", now=NOW)
+    staff = lincoln.scalars(select(Person).where(Person.staff_id == "s100")).one()
+    with pytest.raises(Conflict, match="pool card 42"):
+        credentials.enrol_card(lincoln, SITE_KEY, person=staff, building_id="lincoln",
+                               uid_text="04 A1 B2 C9", approver="principal", actor="principal", now=NOW)
+    with pytest.raises(Conflict, match="pool card 42"):  # the tap path checks the same way
+        credentials.enrol_card(lincoln, SITE_KEY, person=staff, building_id="lincoln", approver="principal",
+                               actor="principal", now=NOW,
+                               cred_hash=card_hmac(SITE_KEY, bytes.fromhex("04A1B2C9")))
+    assert not lincoln.scalars(select(Keycard).where(Keycard.person_id == staff.id)).all()
